@@ -1,0 +1,184 @@
+/**
+ * Conv gradient kernels for backends that lack them.
+ *
+ * tfjs-backend-wasm has no Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput or
+ * DepthwiseConv2dNativeBackpropFilter kernel, so any conv layer fails to train there (plain and
+ * fused convs both end in these kernels). We register them, written with ops the backend does
+ * have (pad, strided slice, concat, matMul, mul, sum), for every backend that is missing them.
+ * Layout NHWC only (what tf.layers uses by default).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from './errors.js';
+
+type Info = tf.TensorInfo;
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/** Wraps an input TensorInfo as a Tensor that can be disposed without freeing the input. */
+function wrap(info: Info, backend: tf.KernelBackend): tf.Tensor {
+  (backend as unknown as { incRef(id: tf.DataId): void }).incRef(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info, backend);
+}
+
+/** Hands a Tensor's data to the engine as the kernel's output. */
+function release(t: tf.Tensor, backend: tf.KernelBackend): Info {
+  (backend as unknown as { incRef(id: tf.DataId): void }).incRef(t.dataId);
+  const info = { dataId: t.dataId, shape: t.shape.slice(), dtype: t.dtype };
+  t.dispose();
+  return info;
+}
+
+function requireNHWC(kernel: string, dataFormat: unknown): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new ConfigError({ op: kernel }, 'dataFormat', "'NHWC'", dataFormat);
+  }
+}
+
+/** The input window seen by filter tap (kh, kw), for every output position: [B, OH, OW, C]. */
+function tap(xPadded: tf.Tensor4D, info: ConvInfo, kh: number, kw: number): tf.Tensor4D {
+  const [b, , , c] = xPadded.shape;
+  const top = kh * info.dilationHeight;
+  const left = kw * info.dilationWidth;
+  return tf.stridedSlice(
+    xPadded,
+    [0, top, left, 0],
+    [b, top + info.strideHeight * (info.outHeight - 1) + 1, left + info.strideWidth * (info.outWidth - 1) + 1, c],
+    [1, info.strideHeight, info.strideWidth, 1],
+  ) as tf.Tensor4D;
+}
+
+function padInput(x: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  const { top, bottom, left, right } = info.padInfo;
+  return tf.pad(x, [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]]);
+}
+
+/** dW[kh,kw,ci,co] = sum over b,oh,ow of xPadded[b, oh*s+kh, ow*s+kw, ci] * dy[b,oh,ow,co] (one matMul). */
+export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const xp = padInput(x, info);
+    const taps: tf.Tensor4D[] = [];
+    for (let kh = 0; kh < info.filterHeight; kh++) {
+      for (let kw = 0; kw < info.filterWidth; kw++) taps.push(tap(xp, info, kh, kw));
+    }
+    const k = info.filterHeight * info.filterWidth * info.inChannels;
+    const patches = tf.reshape(taps.length === 1 ? taps[0]! : tf.concat(taps, 3), [-1, k]);
+    const grad = tf.matMul(patches, tf.reshape(dy, [-1, info.outChannels]), true, false);
+    return tf.reshape(grad, [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels]);
+  });
+}
+
+/** Depthwise filter gradient: per tap, sum over b,oh,ow of x window * dy, per channel and multiplier. */
+export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const c = info.inChannels;
+    const m = info.outChannels / c;
+    const xp = padInput(x, info);
+    const dy5 = tf.reshape(dy, [1, -1, c, m]);
+    const taps: tf.Tensor[] = [];
+    for (let kh = 0; kh < info.filterHeight; kh++) {
+      for (let kw = 0; kw < info.filterWidth; kw++) taps.push(tf.reshape(tap(xp, info, kh, kw), [-1, c, 1]));
+    }
+    const stacked = tf.stack(taps); // [K*K, N, C, 1]
+    const grad = tf.sum(tf.mul(stacked, dy5), 1); // [K*K, C, M]
+    return tf.reshape(grad, [info.filterHeight, info.filterWidth, c, m]);
+  });
+}
+
+/** Places values computed per output position back on the (padded) input grid for one tap. */
+function scatterTap(v: tf.Tensor4D, info: ConvInfo, kh: number, kw: number, hp: number, wp: number): tf.Tensor4D {
+  const [b, oh, ow, c] = v.shape;
+  const sh = info.strideHeight;
+  const sw = info.strideWidth;
+  let up: tf.Tensor4D = v;
+  if (sh > 1 || sw > 1) {
+    const spread = tf.pad(tf.reshape(v, [b, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    up = tf.reshape(spread, [b, oh * sh, ow * sw, c]);
+  }
+  const top = kh * info.dilationHeight;
+  const left = kw * info.dilationWidth;
+  const h = Math.min(up.shape[1], hp - top);
+  const w = Math.min(up.shape[2], wp - left);
+  if (h !== up.shape[1] || w !== up.shape[2]) up = tf.slice(up, [0, 0, 0, 0], [b, h, w, c]);
+  return tf.pad(up, [[0, 0], [top, hp - top - h], [left, wp - left - w], [0, 0]]);
+}
+
+/** Depthwise input gradient: every tap's dy * w scattered back to where that tap read from. */
+export function depthwiseInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const c = info.inChannels;
+    const m = info.outChannels / c;
+    const { top, left, bottom, right } = info.padInfo;
+    const hp = info.inHeight + top + Math.max(bottom, 0);
+    const wp = info.inWidth + left + Math.max(right, 0);
+    const dy5 = tf.reshape(dy, [...dy.shape.slice(0, 3), c, m]);
+    const parts: tf.Tensor4D[] = [];
+    for (let kh = 0; kh < info.filterHeight; kh++) {
+      for (let kw = 0; kw < info.filterWidth; kw++) {
+        const w = tf.reshape(tf.slice(filter, [kh, kw, 0, 0], [1, 1, c, m]), [c, m]);
+        const v = m === 1 ? tf.mul(tf.reshape(dy5, dy.shape), tf.reshape(w, [c])) : tf.sum(tf.mul(dy5, w), 4);
+        parts.push(scatterTap(v as tf.Tensor4D, info, kh, kw, hp, wp));
+      }
+    }
+    const full = parts.length === 1 ? parts[0]! : (tf.addN(parts) as tf.Tensor4D);
+    return tf.slice(full, [0, top, left, 0], [full.shape[0], info.inHeight, info.inWidth, c]);
+  });
+}
+
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: tf.NamedAttrMap,
+  depthwise: boolean,
+): ConvInfo {
+  const dilations = (attrs['dilations'] as number | [number, number] | undefined) ?? 1;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs['strides'] as [number, number],
+    dilations,
+    attrs['pad'] as 'valid' | 'same',
+    attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+  );
+}
+
+type GradKernel = (args: KernelArgs) => Info;
+
+const kernels: Record<string, GradKernel> = {
+  Conv2DBackpropFilter: ({ inputs, backend, attrs = {} }) => {
+    requireNHWC('Conv2DBackpropFilter', attrs['dataFormat']);
+    const x = wrap(inputs['x']!, backend) as tf.Tensor4D;
+    const dy = wrap(inputs['dy']!, backend) as tf.Tensor4D;
+    const info = convInfo(x.shape, attrs['filterShape'] as number[], attrs, false);
+    const out = conv2dFilterGrad(x, dy, info);
+    tf.dispose([x, dy]);
+    return release(out, backend);
+  },
+  DepthwiseConv2dNativeBackpropFilter: ({ inputs, backend, attrs = {} }) => {
+    const x = wrap(inputs['x']!, backend) as tf.Tensor4D;
+    const dy = wrap(inputs['dy']!, backend) as tf.Tensor4D;
+    const info = convInfo(x.shape, attrs['filterShape'] as number[], attrs, true);
+    const out = depthwiseFilterGrad(x, dy, info);
+    tf.dispose([x, dy]);
+    return release(out, backend);
+  },
+  DepthwiseConv2dNativeBackpropInput: ({ inputs, backend, attrs = {} }) => {
+    const dy = wrap(inputs['dy']!, backend) as tf.Tensor4D;
+    const filter = wrap(inputs['filter']!, backend) as tf.Tensor4D;
+    const info = convInfo(attrs['inputShape'] as number[], filter.shape, attrs, true);
+    const out = depthwiseInputGrad(dy, filter, info);
+    tf.dispose([dy, filter]);
+    return release(out, backend);
+  },
+};
+
+/** Registers the missing conv gradient kernels for `backendName`; returns the names it added. */
+export function registerConvGradKernels(backendName: string): string[] {
+  const added: string[] = [];
+  for (const [kernelName, fn] of Object.entries(kernels)) {
+    if (tf.getKernel(kernelName, backendName) != null) continue;
+    tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
+    added.push(kernelName);
+  }
+  return added;
+}

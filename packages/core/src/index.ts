@@ -1,0 +1,11 @@
+import './setup.js';
+
+export * from './errors.js';
+export * from './validate.js';
+export * from './rng.js';
+export * from './backend.js';
+export * from './layers.js';
+export * from './graph.js';
+export * from './count.js';
+export * from './custom-op.js';
+export { registerConvGradKernels, conv2dFilterGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grad-kernels.js';
