@@ -56,3 +56,27 @@ export function singleInput(inputs: tf.Tensor | tf.Tensor[], layerName: string):
   }
   return inputs;
 }
+
+/**
+ * Layers that add a term to the training loss (the delta layer's temporal-sparsity penalty, a
+ * concept layer's sparsity, ...) record it during a `training: true` call, inside the caller's
+ * scope; `collectAuxLosses` sums and clears what every such layer recorded.
+ */
+export interface AuxLossLayer {
+  takeAuxLoss(): tf.Scalar | null;
+}
+
+export function isAuxLossLayer(layer: unknown): layer is AuxLossLayer {
+  return typeof (layer as AuxLossLayer | null)?.takeAuxLoss === 'function';
+}
+
+/** Sum of the auxiliary losses recorded since the last call (null when there are none). */
+export function collectAuxLosses(model: { layers: unknown[] }): tf.Scalar | null {
+  let total: tf.Scalar | null = null;
+  for (const layer of model.layers) {
+    if (!isAuxLossLayer(layer)) continue;
+    const loss = layer.takeAuxLoss();
+    if (loss) total = total ? (tf.add(total, loss) as tf.Scalar) : loss;
+  }
+  return total;
+}
