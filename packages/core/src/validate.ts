@@ -2,6 +2,11 @@ import { ConfigError, ShapeError, type Where } from './errors.js';
 
 type Shape = ReadonlyArray<number | null>;
 
+/** `[?, 28, 28, 1]`: unknown (batch) dimensions shown as `?`. */
+export function shapeText(shape: Shape): string {
+  return `[${shape.map((d) => d ?? '?').join(', ')}]`;
+}
+
 export function layerWhere(className: string, name?: string): Where {
   return { layer: name ? `${className} '${name}'` : className };
 }
@@ -48,7 +53,7 @@ export function requireOneOf<T extends string>(
 export function requireRank(where: Where, field: string, shape: Shape, ranks: readonly number[]): void {
   if (!ranks.includes(shape.length)) {
     const want = ranks.length === 1 ? `rank ${ranks[0]}` : `rank ${ranks.join(' or ')}`;
-    throw new ShapeError(where, field, want, `rank ${shape.length} (shape [${shape.join(', ')}])`);
+    throw new ShapeError(where, field, want, `rank ${shape.length} (shape ${shapeText(shape)})`);
   }
 }
 
@@ -56,6 +61,6 @@ export function requireRank(where: Where, field: string, shape: Shape, ranks: re
 export function requireChannels(where: Where, field: string, shape: Shape, channels: number): void {
   const c = shape[shape.length - 1];
   if (c != null && c !== channels) {
-    throw new ShapeError(where, field, `${channels} channels in the last axis`, `${c} (shape [${shape.join(', ')}])`);
+    throw new ShapeError(where, field, `${channels} channels in the last axis`, `${c} (shape ${shapeText(shape)})`);
   }
 }
