@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // import.meta.url (used to find the package's data/ directory) in the CommonJS build
+  shims: true,
 });
