@@ -1,0 +1,153 @@
+/**
+ * Early-exit head (Shallow-Deep Networks internal classifier): global pooling + dense.
+ *
+ *   pooled = a * maxpool(x) + (1 - a) * avgpool(x)   (global, over every axis but batch and channel)
+ *   a      = sigmoid(mix)                            ('mix' weight = a logit, so a stays in (0, 1))
+ *   logits = pooled @ kernel + bias
+ * pooling 'avg' / 'max' use a fixed a = 0 / 1 and have no 'mix' weight; a [B, C] input is not pooled.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerVariable } from '@tensorflow/tfjs-layers';
+import {
+  type BaseLayerArgs,
+  ConfigError,
+  type MacCounter,
+  ShapeError,
+  firstShape,
+  layerWhere,
+  registerLayer,
+  requireOneOf,
+  requirePositiveInt,
+  shapeText,
+  singleInput,
+} from '@tinyblocks/core';
+
+export const POOLINGS = ['mix', 'avg', 'max'] as const;
+export type Pooling = (typeof POOLINGS)[number];
+
+/** Global pooling of [B, ...spatial, C] to [B, C]: a*max + (1-a)*mean (a scalar tensor or number). */
+export function mixPool(x: tf.Tensor, a: tf.Tensor | number): tf.Tensor {
+  if (x.rank === 2) return x;
+  const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 1);
+  if (a === 0) return tf.mean(x, axes);
+  if (a === 1) return tf.max(x, axes);
+  return tf.add(tf.mul(a, tf.max(x, axes)), tf.mul(tf.sub(1, a), tf.mean(x, axes)));
+}
+
+export interface EarlyExitHeadArgs extends BaseLayerArgs {
+  numClasses: number;
+  /** 'mix' (SDN, default): learnable a*max + (1-a)*avg; 'avg' or 'max': fixed. */
+  pooling?: Pooling;
+  /** Initial a in (0, 1) for 'mix' (default 0.5). */
+  mixInit?: number;
+  /** Seed of the kernel's glorot-uniform initializer (default: unseeded). */
+  seed?: number;
+}
+
+/** The frozen parameters of a head, for the int8 lowering. */
+export interface EarlyExitHeadParams {
+  pooling: Pooling;
+  /** a of a*max + (1-a)*avg (1 for 'max', 0 for 'avg'). */
+  mix: number;
+  channels: number;
+  numClasses: number;
+  /** [channels, numClasses] row-major. */
+  kernel: number[];
+  bias: number[];
+}
+
+export class EarlyExitHead extends tfl.layers.Layer implements MacCounter {
+  static className = 'EarlyExitHead';
+  readonly numClasses: number;
+  readonly pooling: Pooling;
+  readonly mixInit: number;
+  readonly seed: number | undefined;
+  private kernel!: LayerVariable;
+  private bias!: LayerVariable;
+  private mix: LayerVariable | null = null;
+
+  constructor(args: EarlyExitHeadArgs) {
+    super(args);
+    const where = layerWhere('EarlyExitHead', this.name);
+    this.numClasses = requirePositiveInt(where, 'numClasses', args?.numClasses);
+    this.pooling = requireOneOf(where, 'pooling', args.pooling ?? 'mix', POOLINGS);
+    const mixInit = args.mixInit ?? 0.5;
+    if (typeof mixInit !== 'number' || !(mixInit > 0 && mixInit < 1)) {
+      throw new ConfigError(where, 'mixInit', 'a number in (0, 1)', mixInit);
+    }
+    this.mixInit = mixInit;
+    this.seed = args.seed;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = firstShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (shape.length < 2 || shape.length > 5 || channels == null) {
+      throw new ShapeError(
+        layerWhere('EarlyExitHead', this.name),
+        'input',
+        '[batch, ...spatial, channels] of rank 2 to 5 with known channels',
+        `rank ${shape.length} (shape ${shapeText(shape)})`,
+      );
+    }
+    this.kernel = this.addWeight('kernel', [channels, this.numClasses], 'float32', tfl.initializers.glorotUniform(this.seed === undefined ? {} : { seed: this.seed }));
+    this.bias = this.addWeight('bias', [this.numClasses], 'float32', tfl.initializers.zeros());
+    if (this.pooling === 'mix') {
+      const logit = Math.log(this.mixInit / (1 - this.mixInit));
+      this.mix = this.addWeight('mix', [], 'float32', tfl.initializers.constant({ value: logit }));
+    }
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleInput(inputs, this.name);
+      const a = this.mix ? tf.sigmoid(this.mix.read()) : this.pooling === 'max' ? 1 : 0;
+      return tf.add(tf.matMul(mixPool(x, a), this.kernel.read()), this.bias.read());
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return [firstShape(inputShape)[0] ?? null, this.numClasses];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      numClasses: this.numClasses,
+      pooling: this.pooling,
+      mixInit: this.mixInit,
+      ...(this.seed === undefined ? {} : { seed: this.seed }),
+    };
+  }
+
+  /** a of a*max + (1-a)*avg. */
+  mixValue(): number {
+    if (!this.mix) return this.pooling === 'max' ? 1 : 0;
+    return 1 / (1 + Math.exp(-this.mix.read().dataSync()[0]!));
+  }
+
+  params(): EarlyExitHeadParams {
+    return {
+      pooling: this.pooling,
+      mix: this.mixValue(),
+      channels: this.kernel.shape[0]!,
+      numClasses: this.numClasses,
+      kernel: Array.from(this.kernel.read().dataSync()),
+      bias: Array.from(this.bias.read().dataSync()),
+    };
+  }
+
+  /** The dense part only: pooling counts 0 MACs, like core counts pooling layers. */
+  countMacs(inputShape: Array<number | null> | Array<Array<number | null>>): number {
+    const shape = firstShape(inputShape);
+    return (shape[shape.length - 1] ?? 0) * this.numClasses;
+  }
+}
+registerLayer(EarlyExitHead);
+
+/** Factory in the tf.layers style: `earlyExitHead({ numClasses: 10 })`. */
+export function earlyExitHead(args: EarlyExitHeadArgs): EarlyExitHead {
+  return new EarlyExitHead(args);
+}
