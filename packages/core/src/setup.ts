@@ -8,4 +8,6 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { registerConvGradKernels } from './conv-grad-kernels.js';
 
-registerConvGradKernels('wasm');
+// The backend package may not be loaded yet: add only what wasm lacks; initBackend('wasm') also
+// swaps in the faster replacements once the backend's own kernels are there.
+registerConvGradKernels('wasm', { replace: false });

@@ -1,0 +1,35 @@
+import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
+import { loadModel } from '@tinyblocks/core/node';
+import { loadFashionMnist } from '@tinyblocks/datasets';
+import { evaluate, modelInfo } from '@tinyblocks/models';
+import { choiceOption, intOption, parse } from '../args.js';
+import { print, type Io } from '../io.js';
+import { earlyExitReport } from '../reports.js';
+
+export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--backend wasm|cpu]
+  --data      test: the full 10,000-image test set (apt-get install dataset-fashion-mnist);
+              subset: the 2,000 test images shipped in @tinyblocks/datasets
+              (default: test when installed, else subset)
+  --limit     evaluate only the first N images
+  --backend   wasm | cpu (default wasm)`;
+
+export async function evalCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse('eval', argv, {
+    data: { type: 'string' }, backend: { type: 'string' }, limit: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks eval' }, '<model dir>', 'one model directory', positionals);
+  const backend = choiceOption<BackendName>('eval', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
+  const data = choiceOption('eval', 'data', values.data, ['test', 'subset'] as const, 'test');
+  const limit = values.limit === undefined ? undefined : intOption('eval', 'limit', values.limit, 1);
+  await initBackend(backend);
+  const model = await loadModel(positionals[0]!);
+  const info = modelInfo(model);
+  const source = values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset';
+  const set = loadFashionMnist({ split: 'test', source, limit });
+  const result = evaluate(model, info, set);
+  print(io, `model ${positionals[0]} (${info.arch}) on ${set.count} ${set.source === 'full' ? 'Fashion-MNIST test' : 'shipped subset test'} images, backend ${backend}`);
+  for (const h of result.heads) print(io, `  ${h.name.padEnd(10)} ${h.role.padEnd(6)} accuracy ${h.accuracy.toFixed(4)}`);
+  if (info.outputRoles.includes('exit')) print(io, '', earlyExitReport(model, set), '');
+  print(io, `accuracy: ${result.accuracy.toFixed(4)} on ${result.count} images`);
+  return 0;
+}

@@ -1,0 +1,38 @@
+/** A one-line progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
+export interface ProgressStream {
+  isTTY?: boolean;
+  write(s: string): unknown;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+export class ProgressBar {
+  private lastDecile = -1;
+
+  constructor(
+    private readonly stream: ProgressStream,
+    private readonly width = 24,
+  ) {}
+
+  update(fraction: number, label: string, fields: Record<string, string>): void {
+    const f = Math.min(1, Math.max(0, fraction));
+    const filled = Math.round(f * this.width);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(this.width - filled)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+    const text = `${label} ${bar} ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ')}`;
+    if (this.stream.isTTY) {
+      this.stream.write(`\r\x1b[2K${text}`);
+      if (f >= 1) this.stream.write('\n');
+      return;
+    }
+    const decile = Math.floor(f * 10);
+    if (decile !== this.lastDecile) {
+      this.lastDecile = decile;
+      this.stream.write(`${text}\n`);
+    }
+  }
+}

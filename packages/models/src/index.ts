@@ -1,0 +1,7 @@
+export { buildReference, type ModelInfo, type OutputRole, type ReferenceOptions } from './reference.js';
+export { ARCHITECTURES, buildArchitecture, type Architecture } from './architectures.js';
+export { imageBatch, makeBatch, disposeBatch, range, IMAGE_SIZE, type Batch, type ImageSet } from './data.js';
+export { trainModel, compositeLoss, type TrainOptions, type TrainProgress, type TrainSummary } from './train.js';
+export { evaluate, type EvalResult, type HeadAccuracy } from './evaluate.js';
+export { modelInfo, infoMetadata } from './info.js';
+export { shippedModelDir, SHIPPED_MODEL_COMMAND } from './shipped.js';
