@@ -1,12 +1,17 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tinyblocks/core';
 
-export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+export type OptionSpec = Record<string, { type: 'string' }>;
 
-/** node:util parseArgs with errors turned into ConfigError naming the command and option. */
-export function parse(command: string, argv: string[], options: OptionSpec) {
+/** node:util parseArgs (string options) with errors turned into ConfigError naming the command and option. */
+export function parse(
+  command: string,
+  argv: string[],
+  options: OptionSpec,
+): { values: Record<string, string | undefined>; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | undefined>, positionals };
   } catch (err) {
     const e = err as Error & { code?: string };
     const m = /'([^']+)'/.exec(e.message);

@@ -1,4 +1,7 @@
-/** A one-line progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
+/**
+ * A one-line progress bar on stderr: redrawn in place on a terminal; otherwise (CI logs, pipes) a
+ * line per 10% and at least every `everySeconds`.
+ */
 export interface ProgressStream {
   isTTY?: boolean;
   write(s: string): unknown;
@@ -13,10 +16,12 @@ export function formatDuration(seconds: number): string {
 
 export class ProgressBar {
   private lastDecile = -1;
+  private lastLine = 0;
 
   constructor(
     private readonly stream: ProgressStream,
     private readonly width = 24,
+    private readonly everySeconds = 30,
   ) {}
 
   update(fraction: number, label: string, fields: Record<string, string>): void {
@@ -30,8 +35,10 @@ export class ProgressBar {
       return;
     }
     const decile = Math.floor(f * 10);
-    if (decile !== this.lastDecile) {
+    const now = performance.now();
+    if (decile !== this.lastDecile || now - this.lastLine >= this.everySeconds * 1000) {
       this.lastDecile = decile;
+      this.lastLine = now;
       this.stream.write(`${text}\n`);
     }
   }

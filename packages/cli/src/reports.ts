@@ -1,8 +1,15 @@
 /** Text reports shared by eval, info and demo. */
+import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ModelCount } from '@tinyblocks/core';
+import { modelGraph, runGraph, type ModelCount } from '@tinyblocks/core';
+import { intervene } from '@tinyblocks/concept-bottleneck';
+import { FASHION_CONCEPTS, FASHION_MNIST_CLASSES, movingFashionMnist } from '@tinyblocks/datasets';
+import { Delta, temporalSparsity } from '@tinyblocks/delta';
+import { sweepThresholds } from '@tinyblocks/early-exit';
+import { imageBatch, range, type ImageSet } from '@tinyblocks/models';
 import { table } from './table.js';
-import type { ImageSet } from '@tinyblocks/models';
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export function layerTable(counts: ModelCount): string {
   const rows = counts.layers.map((l) => [l.name, l.className, `[${l.outputShape.slice(1).join('x')}]`, l.params, l.macs]);
@@ -10,8 +17,64 @@ export function layerTable(counts: ModelCount): string {
   return table(['layer', 'op', 'output', 'params', 'MACs'], rows);
 }
 
+export const EXIT_THRESHOLDS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999];
+
+/** Accuracy vs average MACs over confidence thresholds (max softmax >= threshold exits). */
 export function earlyExitReport(model: tfl.LayersModel, set: ImageSet): string {
-  void model;
-  void set;
-  return '';
+  const x = imageBatch(set.images, range(set.count));
+  try {
+    const sweep = sweepThresholds(model, x, Array.from(set.labels), EXIT_THRESHOLDS, 'confidence');
+    const rows = sweep.points.map((p) => [
+      p.threshold.toString(),
+      p.accuracy.toFixed(4),
+      Math.round(p.averageMacs),
+      pct(1 - p.averageMacs / sweep.worstCaseMacs),
+      p.exitHistogram.join(' / '),
+    ]);
+    return [
+      `early exit (rule: max softmax >= threshold; heads ${sweep.heads.join(', ')}; worst case ${sweep.worstCaseMacs.toLocaleString('en-US')} MACs, never lower than without exits)`,
+      table(['threshold', 'accuracy', 'avg MACs', 'saved', 'exits per head'], rows),
+    ].join('\n');
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Predicted concepts for one image, and what the prediction becomes when one is overwritten. */
+export function interventionReport(model: tfl.LayersModel, set: ImageSet, index: number, concept: number, value: 0 | 1): string {
+  return tf.tidy(() => {
+    const x = imageBatch(set.images, [index]);
+    const base = intervene(model, x, {});
+    const changed = intervene(model, x, { [concept]: value });
+    const probs = Array.from(base.concepts.dataSync());
+    const before = tf.argMax(base.logits, 1).dataSync()[0]!;
+    const after = tf.argMax(changed.logits, 1).dataSync()[0]!;
+    const label = FASHION_MNIST_CLASSES[set.labels[index]!];
+    return [
+      `concept bottleneck, test image #${index} (a ${label}): predicted ${FASHION_MNIST_CLASSES[before]}`,
+      `  concepts: ${FASHION_CONCEPTS.map((c, i) => `${c} ${probs[i]!.toFixed(2)}`).join(', ')}`,
+      `  intervention: set "${FASHION_CONCEPTS[concept]}" to ${value} -> predicted ${FASHION_MNIST_CLASSES[after]}`,
+    ].join('\n');
+  });
+}
+
+/**
+ * The delta layer on a moving Fashion-MNIST stream (one item drifting and jittering): the
+ * fraction of its outputs that do not change from frame to frame, i.e. the MACs of the next
+ * layer a delta network skips.
+ */
+export function deltaStreamReport(model: tfl.LayersModel, set: ImageSet, index: number, frames = 32): string {
+  const delta = model.layers.find((l) => l instanceof Delta) as Delta | undefined;
+  if (!delta) return 'delta layer: none in this model';
+  return tf.tidy(() => {
+    const clip = movingFashionMnist({ image: set.images.subarray(index * 784, (index + 1) * 784), frames, seed: 7 });
+    const x = imageBatch(clip, range(frames));
+    const graph = modelGraph(model);
+    const node = graph.nodes.find((n) => n.layer === delta)!;
+    const values = runGraph(graph, x, { stopAfter: (n) => n === node });
+    const q = values.get(node.outputs[0]!)!;
+    const sparsity = temporalSparsity(q, 0);
+    const next = graph.nodes.find((n) => n.inputs.includes(node.outputs[0]!));
+    return `delta layer on a ${frames}-frame moving Fashion-MNIST stream: ${pct(sparsity)} of its outputs unchanged between frames, so a delta network skips that share of ${next ? `${next.layer.name}'s` : 'the next layer'} MACs`;
+  });
 }

@@ -67,23 +67,70 @@ export function conceptHead(concepts: tf.Tensor, headKernel: tf.Tensor, headBias
 }
 
 /** Forward pass: `{ logits: [B, numClasses], concepts: [B, k] }` (concepts after interventions). */
+export const BOTTLENECKS = ['probability', 'logit'] as const;
+/** What the head reads: concept probabilities (the paper's default) or concept logits. */
+export type Bottleneck = (typeof BOTTLENECKS)[number];
+
+/** Default [low, high] logits an intervention of 0 / 1 writes in a logit bottleneck. */
+export const DEFAULT_INTERVENTION_LOGITS: [number, number] = [-4, 4];
+
+/**
+ * Concept values an intervention writes, in the bottleneck's own space: probabilities as given,
+ * or for a logit bottleneck low + v * (high - low) with [low, high] per concept (the 5th / 95th
+ * percentile of training logits once calibrated).
+ */
+export function interventionTargets(values: Float32Array, bottleneck: Bottleneck, logits?: ReadonlyArray<readonly [number, number]>): Float32Array {
+  if (bottleneck === 'probability') return values;
+  return values.map((v, j) => {
+    const [lo, hi] = logits?.[j] ?? DEFAULT_INTERVENTION_LOGITS;
+    return lo + v * (hi - lo);
+  });
+}
+
+export interface CbmOptions {
+  interventions?: Interventions | null;
+  bottleneck?: Bottleneck;
+  interventionLogits?: ReadonlyArray<readonly [number, number]>;
+}
+
+/**
+ * The whole block: z = x Wc + bc; concepts = sigmoid(z); logits = head(concepts) or head(z) for a
+ * logit bottleneck. Interventions overwrite the chosen concepts before the head. Returns the
+ * logits and the concept probabilities.
+ */
 export function conceptBottleneckOp(
   x: tf.Tensor,
   params: CbmParams,
-  options: { interventions?: Interventions | null } = {},
+  options: CbmOptions = {},
 ): { logits: tf.Tensor; concepts: tf.Tensor } {
   const where = { op: 'conceptBottleneckOp' };
   if (x.rank !== 2) throw new ShapeError(where, 'x', 'rank 2 [batch, features]', `rank ${x.rank} (shape ${shapeText(x.shape)})`);
   const [d, k] = params.conceptKernel.shape as [number, number];
   if (x.shape[1] !== d) throw new ShapeError(where, 'x', `${d} features in the last axis`, `${x.shape[1]} (shape ${shapeText(x.shape)})`);
+  const mask = options.interventions ? interventionArrays(where, options.interventions, k) : null;
+  return cbmForward(x, params, options.bottleneck ?? 'probability', mask, options.interventionLogits);
+}
+
+/** Shared forward of the op and the layer (inputs already checked). */
+export function cbmForward(
+  x: tf.Tensor,
+  params: CbmParams,
+  bottleneck: Bottleneck,
+  mask: [Float32Array, Float32Array] | null,
+  interventionLogits?: ReadonlyArray<readonly [number, number]>,
+): { logits: tf.Tensor; concepts: tf.Tensor } {
   return tf.tidy(() => {
-    let concepts = tf.sigmoid(tf.add(tf.matMul(x as tf.Tensor2D, params.conceptKernel as tf.Tensor2D), params.conceptBias));
-    if (options.interventions) concepts = applyInterventions(concepts, ...interventionArrays(where, options.interventions, k));
+    let z = tf.add(tf.matMul(x as tf.Tensor2D, params.conceptKernel as tf.Tensor2D), params.conceptBias);
+    if (bottleneck === 'logit') {
+      if (mask) z = applyInterventions(z, mask[0], interventionTargets(mask[1], 'logit', interventionLogits));
+      return { logits: conceptHead(z, params.headKernel, params.headBias), concepts: tf.sigmoid(z) };
+    }
+    let concepts = tf.sigmoid(z);
+    if (mask) concepts = applyInterventions(concepts, ...mask);
     return { logits: conceptHead(concepts, params.headKernel, params.headBias), concepts };
   });
 }
 
-/** One-hot float labels from class indices [B] (int) or pass-through of one-hot [B, C]. */
 function oneHotLabels(yTrue: tf.Tensor, numClasses: number): tf.Tensor {
   return yTrue.rank === 1 ? tf.cast(tf.oneHot(tf.cast(yTrue, 'int32') as tf.Tensor1D, numClasses), 'float32') : yTrue;
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
 import {
+  AuxLossSlot,
   type AuxLossLayer,
   type BaseLayerArgs,
   type LayerShape,
@@ -11,6 +12,7 @@ import {
   layerWhere,
   registerLayer,
   requireNonNegative,
+  requireOneOf,
   requirePositiveInt,
   requireRank,
   ShapeError,
@@ -18,9 +20,11 @@ import {
   singleInput,
 } from '@tinyblocks/core';
 import {
+  BOTTLENECKS,
+  type Bottleneck,
   CBM_DEFAULT_LAMBDA,
   type Interventions,
-  applyInterventions,
+  cbmForward,
   conceptHead,
   interventionArrays,
   jointLoss,
@@ -39,6 +43,10 @@ export interface ConceptBottleneckArgs extends BaseLayerArgs {
   seed?: number;
   /** Which parts train (see setTrainableParts); default both. */
   trainableParts?: TrainableParts;
+  /** 'probability' (default): the head reads sigmoid concepts; 'logit': it reads concept logits. */
+  bottleneck?: Bottleneck;
+  /** Logit bottleneck: per concept [low, high] logits written by interventions of 0 / 1. */
+  interventionLogits?: Array<[number, number]>;
 }
 
 export interface TrainableParts {
@@ -51,6 +59,9 @@ export interface ConceptBottleneckParams {
   inputDim: number;
   numConcepts: number;
   numClasses: number;
+  bottleneck: Bottleneck;
+  /** Logit bottleneck: [low, high] logits interventions write (undefined: the defaults). */
+  interventionLogits?: Array<[number, number]>;
   /** [inputDim, numConcepts] */
   conceptKernel: Float32Array;
   conceptBias: Float32Array;
@@ -60,7 +71,8 @@ export interface ConceptBottleneckParams {
 }
 
 /**
- * x [B, D] -> concepts c_hat = sigmoid(x Wc + bc) [B, k] -> logits = c_hat Wh + bh [B, numClasses].
+ * x [B, D] -> concepts c_hat = sigmoid(x Wc + bc) [B, k] -> logits = c_hat Wh + bh [B, numClasses]
+ * (with bottleneck 'logit' the head reads z = x Wc + bc instead of c_hat).
  * Outputs `[logits, concepts]`. Weights: concept_kernel, concept_bias, head_kernel, head_bias.
  */
 export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, AuxLossLayer {
@@ -70,11 +82,13 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
   readonly conceptL1: number;
   readonly lambda: number;
   readonly seed: number | undefined;
+  readonly bottleneck: Bottleneck;
+  private interventionLogits: Array<[number, number]> | undefined;
   private parts: TrainableParts;
   private inputDim: number | null = null;
   private interventions: Interventions | null = null;
   private interventionMask: [Float32Array, Float32Array] | null = null;
-  private pending: tf.Scalar | null = null;
+  private readonly pending = new AuxLossSlot();
   private conceptKernel!: LayerVariable;
   private conceptBias!: LayerVariable;
   private headKernel!: LayerVariable;
@@ -90,6 +104,35 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
     if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new ConfigError(where, 'seed', 'an integer', args.seed);
     this.seed = args.seed;
     this.parts = { concepts: args.trainableParts?.concepts ?? true, head: args.trainableParts?.head ?? true };
+    this.bottleneck = requireOneOf(where, 'bottleneck', args.bottleneck ?? 'probability', BOTTLENECKS);
+    if (args.interventionLogits !== undefined) this.setInterventionLogits(args.interventionLogits);
+  }
+
+  /** Logit bottleneck: [low, high] logits per concept that interventions of 0 / 1 write. */
+  setInterventionLogits(logits: Array<[number, number]>): void {
+    const ok = Array.isArray(logits) && logits.length === this.numConcepts &&
+      logits.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite) && p[0] <= p[1]);
+    if (!ok) throw new ConfigError(this.where(), 'interventionLogits', `${this.numConcepts} pairs [low, high] with low <= high`, logits);
+    this.interventionLogits = logits.map(([lo, hi]) => [lo, hi]);
+  }
+
+  getInterventionLogits(): Array<[number, number]> | undefined {
+    return this.interventionLogits?.map(([lo, hi]) => [lo, hi]);
+  }
+
+  /**
+   * Sets the intervention logits to the 5th / 95th percentile of each concept's logits over
+   * `features` (the layer's input on training data), as done for logit bottlenecks.
+   */
+  calibrateInterventionLogits(features: tf.Tensor2D, low = 0.05, high = 0.95): Array<[number, number]> {
+    const z = tf.tidy(() => tf.add(tf.matMul(features, this.conceptKernel.read() as tf.Tensor2D), this.conceptBias.read()).arraySync() as number[][]);
+    const pick = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!;
+    const pairs = Array.from({ length: this.numConcepts }, (_, j) => {
+      const col = z.map((r) => r[j]!).sort((a, b) => a - b);
+      return [pick(col, low), pick(col, high)] as [number, number];
+    });
+    this.setInterventionLogits(pairs);
+    return pairs;
   }
 
   private where(name = this.name) {
@@ -124,16 +167,10 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown> = {}): tf.Tensor[] {
     const x = singleInput(inputs, this.name);
     this.checkInput(x.shape);
-    const out = tf.tidy(() => {
-      let c = tf.sigmoid(tf.add(tf.matMul(x as tf.Tensor2D, this.conceptKernel.read() as tf.Tensor2D), this.conceptBias.read()));
-      if (this.interventionMask) c = applyInterventions(c, ...this.interventionMask);
-      return [conceptHead(c, this.headKernel.read(), this.headBias.read()), c];
-    });
+    const { logits, concepts } = cbmForward(x, this.weightTensors(), this.bottleneck, this.interventionMask, this.interventionLogits);
+    const out = [logits, concepts];
     if (kwargs['training'] === true && this.conceptL1 > 0) {
-      // tf.layers runs a model's layers inside its own tidy: keep the loss until takeAuxLoss().
-      const loss = tf.keep(tf.tidy(() => this.l1Loss()));
-      this.pending?.dispose();
-      this.pending = loss;
+      this.pending.record(this.l1Loss());
     }
     return out;
   }
@@ -145,12 +182,7 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
 
   /** The L1 penalty recorded by the last `training: true` call (null if none), then forgets it. */
   takeAuxLoss(): tf.Scalar | null {
-    const kept = this.pending;
-    this.pending = null;
-    if (!kept || kept.isDisposed) return null;
-    const out = tf.clone(kept);
-    kept.dispose();
-    return out;
+    return this.pending.take();
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
@@ -245,6 +277,8 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
       inputDim: this.inputDim,
       numConcepts: this.numConcepts,
       numClasses: this.numClasses,
+      bottleneck: this.bottleneck,
+      interventionLogits: this.getInterventionLogits(),
       conceptKernel: w.conceptKernel.dataSync() as Float32Array,
       conceptBias: w.conceptBias.dataSync() as Float32Array,
       headKernel: w.headKernel.dataSync() as Float32Array,
@@ -266,14 +300,15 @@ export class ConceptBottleneck extends tfl.layers.Layer implements MacCounter, A
       conceptL1: this.conceptL1,
       lambda: this.lambda,
       trainableParts: { ...this.parts },
+      bottleneck: this.bottleneck,
     };
+    if (this.interventionLogits) config['interventionLogits'] = this.getInterventionLogits() as unknown as tf.serialization.ConfigDictValue;
     if (this.seed !== undefined) config['seed'] = this.seed;
     return config;
   }
 
   override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
-    this.pending?.dispose();
-    this.pending = null;
+    this.pending.dispose();
     return super.dispose();
   }
 }

@@ -59,8 +59,8 @@ export function singleInput(inputs: tf.Tensor | tf.Tensor[], layerName: string):
 
 /**
  * Layers that add a term to the training loss (the delta layer's temporal-sparsity penalty, a
- * concept layer's sparsity, ...) record it during a `training: true` call, inside the caller's
- * scope; `collectAuxLosses` sums and clears what every such layer recorded.
+ * concept layer's sparsity, ...) record it during a `training: true` call; `collectAuxLosses`
+ * sums and clears what every such layer recorded. Record it with an AuxLossSlot.
  */
 export interface AuxLossLayer {
   takeAuxLoss(): tf.Scalar | null;
@@ -79,4 +79,32 @@ export function collectAuxLosses(model: { layers: unknown[] }): tf.Scalar | null
     if (loss) total = total ? (tf.add(total, loss) as tf.Scalar) : loss;
   }
   return total;
+}
+
+/**
+ * Holds the auxiliary loss one layer recorded until `take()`. tf.layers runs a model's layers
+ * inside its own tidy (Container.call), which would dispose a loss left in that scope, so the
+ * slot keeps it and hands back a clone in the caller's scope; the clone carries the gradient.
+ */
+export class AuxLossSlot {
+  private kept: tf.Scalar | null = null;
+
+  record(loss: tf.Scalar): void {
+    this.kept?.dispose();
+    this.kept = tf.keep(loss);
+  }
+
+  take(): tf.Scalar | null {
+    const kept = this.kept;
+    this.kept = null;
+    if (!kept || kept.isDisposed) return null;
+    const out = tf.clone(kept);
+    kept.dispose();
+    return out;
+  }
+
+  dispose(): void {
+    this.kept?.dispose();
+    this.kept = null;
+  }
 }

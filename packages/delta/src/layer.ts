@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
 import {
+  AuxLossSlot,
   type AuxLossLayer,
   type BaseLayerArgs,
   ConfigError,
@@ -53,7 +54,7 @@ export class Delta extends tfl.layers.Layer implements AuxLossLayer, MacCounter 
   readonly timeAxis: 0 | 1;
   readonly clipLength: number | undefined;
   private threshold!: LayerVariable;
-  private pending: tf.Scalar | null = null;
+  private readonly pending = new AuxLossSlot();
 
   constructor(args: DeltaArgs = {}) {
     super(args);
@@ -115,11 +116,7 @@ export class Delta extends tfl.layers.Layer implements AuxLossLayer, MacCounter 
     this.checkRank(x.shape);
     const q = tf.tidy(() => deltaQuantize(x, this.threshold.read(), { relu: this.relu }));
     if (kwargs['training'] === true) {
-      // tf.layers runs a model's layers inside its own tidy (Container.call), which would dispose
-      // a loss left in the current scope: keep it until takeAuxLoss() hands out a tracked clone.
-      const loss = tf.keep(tf.tidy(() => this.sparsityLoss(q)));
-      this.pending?.dispose();
-      this.pending = loss;
+      this.pending.record(tf.tidy(() => this.sparsityLoss(q)));
     }
     return q;
   }
@@ -139,13 +136,7 @@ export class Delta extends tfl.layers.Layer implements AuxLossLayer, MacCounter 
    * returned scalar belongs to the caller's scope and carries the gradient to x and threshold.
    */
   takeAuxLoss(): tf.Scalar | null {
-    const kept = this.pending;
-    if (!kept) return null;
-    this.pending = null;
-    if (kept.isDisposed) return null;
-    const out = tf.clone(kept);
-    kept.dispose();
-    return out;
+    return this.pending.take();
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
@@ -166,8 +157,7 @@ export class Delta extends tfl.layers.Layer implements AuxLossLayer, MacCounter 
   }
 
   override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
-    this.pending?.dispose();
-    this.pending = null;
+    this.pending.dispose();
     return super.dispose();
   }
 

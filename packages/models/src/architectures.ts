@@ -13,6 +13,10 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     description: 'the shipped model: conv/EvoNorm/CRReLU/PolyCom trunk, 2 early exits, delta layer, concept bottleneck',
     build: (seed) => buildReference({ seed }),
   },
+  'reference-wide': {
+    description: 'the same graph at 1.25x width',
+    build: (seed) => buildReference({ seed, width: 1.25 }),
+  },
   'reference-small': {
     description: 'the same graph at half width (fast: tests and quick demos)',
     build: (seed) => buildReference({ seed, width: 0.5 }),

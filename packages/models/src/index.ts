@@ -5,3 +5,4 @@ export { trainModel, compositeLoss, type TrainOptions, type TrainProgress, type 
 export { evaluate, type EvalResult, type HeadAccuracy } from './evaluate.js';
 export { modelInfo, infoMetadata } from './info.js';
 export { shippedModelDir, SHIPPED_MODEL_COMMAND } from './shipped.js';
+export { calibrateConceptInterventions } from './concepts.js';

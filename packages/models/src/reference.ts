@@ -9,7 +9,7 @@
  *   dw5    3x3 depthwise s2, conv5 1x1 64 -> CRReLU               7x7x64   -> exit2 (early-exit head)
  *   pool6  2x2 avg, flatten   -> Delta (batch axis = frames)     1024
  *   fc7    dense 128          -> PolyNorm                        128
- *   cbm    concept bottleneck: 8 concepts (sigmoid) -> 10 logits
+ *   cbm    concept bottleneck: 8 class-level concepts; the head reads their logits -> 10 logits
  *
  * Outputs, in order: final logits, exit1 logits, exit2 logits, concept probabilities.
  * The layer shapes follow the kernels benchmarked on Cortex-M (conv 3x3 28x28x1->16, conv 3x3 s2
@@ -71,10 +71,10 @@ export function buildReference(options: ReferenceOptions = {}): { model: tfl.Lay
   const exit2 = apply(earlyExitHead({ name: 'exit2', numClasses: 10 }), x);
   x = apply(tfl.layers.averagePooling2d({ name: 'pool6', poolSize: 2, strides: 2, padding: 'same' }), x);
   x = apply(tfl.layers.flatten({ name: 'flat6' }), x);
-  x = apply(deltaLayer({ name: 'delta6', timeAxis: 0, clipLength: options.clipLength ?? 16, spRate: 1e-4 }), x);
+  x = apply(deltaLayer({ name: 'delta6', timeAxis: 0, clipLength: options.clipLength ?? 16, spRate: 1e-4, thresholdInit: 0.05 }), x);
   x = apply(tfl.layers.dense({ name: 'fc7', units: ch(128), kernelInitializer: init() }), x);
   x = apply(polyNormLayer({ name: 'norm7' }), x);
-  const [logits, concepts] = conceptBottleneck({ name: 'cbm', numConcepts: FASHION_CONCEPTS.length, numClasses: 10 }).apply(
+  const [logits, concepts] = conceptBottleneck({ name: 'cbm', numConcepts: FASHION_CONCEPTS.length, numClasses: 10, bottleneck: 'logit' }).apply(
     x,
   ) as tfl.SymbolicTensor[];
 

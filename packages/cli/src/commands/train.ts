@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { ConfigError, countModel, initBackend, type BackendName } from '@tinyblocks/core';
 import { saveModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
-import { ARCHITECTURES, buildArchitecture, evaluate, infoMetadata, trainModel } from '@tinyblocks/models';
+import { ARCHITECTURES, buildArchitecture, calibrateConceptInterventions, evaluate, infoMetadata, trainModel } from '@tinyblocks/models';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
 import { formatDuration, ProgressBar } from '../progress.js';
@@ -48,6 +48,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
         loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4), 'img/s': Math.round(p.imagesPerSec).toString(), ETA: formatDuration(p.etaSeconds),
       }),
   });
+  calibrateConceptInterventions(model, trainSet.images);
   const result = evaluate(model, info, testSet);
   const command = `tinyblocks train ${argv.join(' ')}`;
   await saveModel(model, values.out, infoMetadata(info, {

@@ -1,0 +1,102 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { shippedModelDir } from '@tinyblocks/models';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from './cli.js';
+import { formatDuration, ProgressBar } from './progress.js';
+
+const bin = path.resolve(import.meta.dirname, '../dist/bin.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI in-process, capturing stdout and stderr. */
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await run(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  return { code, out, err };
+}
+
+describe('tinyblocks CLI: bad input', () => {
+  it('exits 2 with a typed message for unknown commands, options and architectures', async () => {
+    expect((await cli('frobnicate')).code).toBe(2);
+    const noOut = await cli('train', '--epochs', '1');
+    expect(noOut.code).toBe(2);
+    expect(noOut.err).toContain('tinyblocks train: --out: expected an output directory, got undefined');
+    const arch = await cli('train', '--arch', 'resnet', '--out', path.join(tmp, 'x'));
+    expect(arch.err).toContain('train: arch: expected one of reference, reference-wide, reference-small, got "resnet"');
+    expect(arch.code).toBe(2);
+    const opt = await cli('train', '--epoch', '1');
+    expect(opt.code).toBe(2);
+    expect(opt.err).toContain("tinyblocks train: --epoch");
+    const epochs = await cli('train', '--epochs', '0', '--out', path.join(tmp, 'x'));
+    expect(epochs.err).toContain('--epochs: expected an integer >= 1, got "0"');
+    expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
+  });
+
+  it('eval names the missing or corrupt file', async () => {
+    const missing = await cli('eval', path.join(tmp, 'nothing'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nothing\/model\.json: file: expected a model\.json file/);
+    const corrupt = path.join(tmp, 'corrupt');
+    fs.cpSync(shippedModelDir(), corrupt, { recursive: true });
+    fs.truncateSync(path.join(corrupt, 'weights.bin'), 100);
+    const bad = await cli('eval', corrupt, '--data', 'subset');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/weights\.bin: byteLength: expected \d+ bytes/);
+  });
+});
+
+describe('tinyblocks CLI: train, eval, info, demo', () => {
+  it('trains a small model on the shipped subset, saves it, and eval reads it back', async () => {
+    const out = path.join(tmp, 'small');
+    const trained = await cli('train', '--arch', 'reference-small', '--epochs', '1', '--data', 'subset', '--limit', '256', '--batch', '32', '--out', out);
+    expect(trained.err).toContain('epoch 1/1 [');
+    expect(trained.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
+    const trainAcc = /accuracy: (0\.\d{4}) on 2000 images/.exec(trained.out);
+    expect(trainAcc).not.toBeNull();
+    const evaluated = await cli('eval', out, '--data', 'subset');
+    expect(evaluated.code).toBe(0);
+    const lines = evaluated.out.trim().split('\n');
+    expect(lines[lines.length - 1]).toBe(`accuracy: ${trainAcc![1]} on 2000 images`);
+    expect(evaluated.out).toContain('early exit (rule: max softmax >= threshold');
+  }, 120_000);
+
+  it('info lists every layer with params and MACs that add up', async () => {
+    const { code, out } = await cli('info', shippedModelDir());
+    expect(code).toBe(0);
+    const rows = out.split('\n').filter((l) => /^(conv|norm|act|dw|exit|pool|flat|delta|fc|cbm)\w*\s/.test(l));
+    expect(rows.length).toBe(19);
+    const num = (s: string) => Number(s.replaceAll(',', ''));
+    const total = out.split('\n').find((l) => l.startsWith('total'))!.trim().split(/\s+/);
+    const macs = rows.reduce((a, r) => a + num(r.trim().split(/\s+/).pop()!), 0);
+    expect(num(total[total.length - 1]!)).toBe(macs);
+  });
+
+  it('the built binary runs the demo end to end and exits 0 (2 on bad input)', () => {
+    const demo = execFileSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
+    expect(demo).toContain('concept bottleneck, test image');
+    expect(demo).toContain('delta layer on a 32-frame moving Fashion-MNIST stream');
+    expect(demo.trim().split('\n').pop()).toMatch(/^accuracy: 0\.\d{4} on 2000 images$/);
+    const bad = spawnSync(process.execPath, [bin, 'eval', path.join(tmp, 'nope')], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('error: ');
+  }, 120_000);
+});
+
+describe('progress bar', () => {
+  it('prints a line per 10% off a terminal and redraws in place on one', () => {
+    let text = '';
+    const bar = new ProgressBar({ write: (s: string) => (text += s) });
+    for (let i = 0; i <= 100; i++) bar.update(i / 100, 'epoch 1/1', { loss: '0.1' });
+    expect(text.trim().split('\n')).toHaveLength(11);
+    let tty = '';
+    const live = new ProgressBar({ isTTY: true, write: (s: string) => (tty += s) });
+    live.update(0.5, 'x', {});
+    expect(tty.startsWith('\r\x1b[2K')).toBe(true);
+    expect(formatDuration(125)).toBe('2m05s');
+  });
+});
