@@ -1,6 +1,7 @@
 import { defineConfig } from 'tsup';
+import { library } from '@tinyblocks/tsconfig/tsup';
 
 export default defineConfig([
-  { entry: ['src/index.ts'], format: ['esm', 'cjs'], dts: true, sourcemap: true, clean: true, target: 'es2022', shims: true },
+  library(['src/index.ts']) as object,
   { entry: ['src/bin.ts'], format: ['esm'], sourcemap: true, target: 'es2022', banner: { js: '#!/usr/bin/env node' } },
 ]);

@@ -47,6 +47,15 @@ function tap(xPadded: tf.Tensor4D, info: ConvInfo, kh: number, kw: number): tf.T
   ) as tf.Tensor4D;
 }
 
+/** Every filter tap's window, in filter order (kh major, kw minor). */
+function allTaps(xPadded: tf.Tensor4D, info: ConvInfo): tf.Tensor4D[] {
+  const taps: tf.Tensor4D[] = [];
+  for (let kh = 0; kh < info.filterHeight; kh++) {
+    for (let kw = 0; kw < info.filterWidth; kw++) taps.push(tap(xPadded, info, kh, kw));
+  }
+  return taps;
+}
+
 function padInput(x: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   const { top, bottom, left, right } = info.padInfo;
   return tf.pad(x, [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]]);
@@ -70,11 +79,7 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo
 
 /** The same gradient as im2col + one matMul (used for dilated convs). */
 function conv2dFilterGradTaps(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  const xp = padInput(x, info);
-  const taps: tf.Tensor4D[] = [];
-  for (let kh = 0; kh < info.filterHeight; kh++) {
-    for (let kw = 0; kw < info.filterWidth; kw++) taps.push(tap(xp, info, kh, kw));
-  }
+  const taps = allTaps(padInput(x, info), info);
   const k = info.filterHeight * info.filterWidth * info.inChannels;
   const patches = tf.reshape(taps.length === 1 ? taps[0]! : tf.concat(taps, 3), [-1, k]);
   const grad = tf.matMul(patches, tf.reshape(dy, [-1, info.outChannels]), true, false);
@@ -99,12 +104,8 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvI
       const taps = tf.slice(full, [0, 0, 0, 0], [1, info.filterHeight, info.filterWidth, c * b]);
       return tf.reshape(tf.sum(tf.reshape(taps, [info.filterHeight, info.filterWidth, c, b]), 3), [info.filterHeight, info.filterWidth, c, 1]);
     }
-    const xp = padInput(x, info);
     const dy5 = tf.reshape(dy, [1, -1, c, m]);
-    const taps: tf.Tensor[] = [];
-    for (let kh = 0; kh < info.filterHeight; kh++) {
-      for (let kw = 0; kw < info.filterWidth; kw++) taps.push(tf.reshape(tap(xp, info, kh, kw), [-1, c, 1]));
-    }
+    const taps = allTaps(padInput(x, info), info).map((t) => tf.reshape(t, [-1, c, 1]));
     const grad = tf.sum(tf.mul(tf.stack(taps), dy5), 1); // [K*K, C, M]
     return tf.reshape(grad, [info.filterHeight, info.filterWidth, c, m]);
   });

@@ -1,8 +1,6 @@
 import './setup.js';
 
-export * from './errors.js';
-export * from './validate.js';
-export * from './rng.js';
+export * from './base.js';
 export * from './backend.js';
 export * from './layers.js';
 export * from './graph.js';

@@ -3,7 +3,7 @@
  * the concept vector of its class, as CUB's class-level attributes were used for concept
  * bottleneck models. The README justifies each entry.
  */
-import { DataError } from '@tinyblocks/core';
+import { DataError } from '@tinyblocks/core/base';
 import { FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 
 export const FASHION_CONCEPTS = [

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ConfigError, DataError, ShapeError } from '@tinyblocks/core';
+import { ConfigError, DataError, ShapeError } from '@tinyblocks/core/base';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CONCEPT_TABLE,

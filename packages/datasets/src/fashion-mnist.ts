@@ -1,7 +1,7 @@
 /** Fashion-MNIST: the full Debian data set when installed, else the subset shipped in data/. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, requireOneOf, requirePositiveInt } from '@tinyblocks/core';
+import { DataError, requireOneOf, requirePositiveInt } from '@tinyblocks/core/base';
 import { IDX_IMAGES, IDX_LABELS, readIdx } from './idx.js';
 import { dataDir } from './paths.js';
 

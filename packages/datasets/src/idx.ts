@@ -4,7 +4,7 @@
  * Gzipped files (magic bytes 1f 8b) are inflated first.
  */
 import { gunzipSync } from 'node:zlib';
-import { DataError } from '@tinyblocks/core';
+import { DataError } from '@tinyblocks/core/base';
 
 export const IDX_IMAGES = 0x803;
 export const IDX_LABELS = 0x801;

@@ -3,7 +3,7 @@
  * occasional +-1 px camera shake and optional brightness flicker. Consecutive frames are mostly
  * alike, which is what a delta (temporal-sparsity) layer exploits. Deterministic for a seed.
  */
-import { ConfigError, Rng, ShapeError, requireFiniteNumber, requireNonNegative, requirePositiveInt } from '@tinyblocks/core';
+import { ConfigError, Rng, ShapeError, requireFiniteNumber, requireNonNegative, requirePositiveInt } from '@tinyblocks/core/base';
 
 const ITEM = 28;
 const PX = ITEM * ITEM;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError } from '@tinyblocks/core';
+import { DataError } from '@tinyblocks/core/base';
 
 export const PACKAGE_NAME = '@tinyblocks/datasets';
 

@@ -1,0 +1,46 @@
+export {
+  INT32_MIN,
+  INT32_MAX,
+  INT8_MIN,
+  INT8_MAX,
+  type QuantizedMultiplier,
+  roundHalfAway,
+  quantizeMultiplier,
+  multiplierToReal,
+  saturatingRoundingDoublingHighMul,
+  roundingDivideByPOT,
+  multiplyByQuantizedMultiplier,
+  clamp,
+  saturateInt8,
+  saturateInt32,
+  requantize,
+} from './fixed-point.js';
+export {
+  type QuantParams,
+  type QuantRange,
+  type PerChannelWeights,
+  chooseQuantParams,
+  quantizeValue,
+  dequantizeValue,
+  quantizeArray,
+  dequantizeArray,
+  quantizeWeightsPerChannel,
+  quantizeBias,
+} from './affine.js';
+export {
+  OBSERVER_METHODS,
+  type ObserverMethod,
+  type Observer,
+  type PercentileOptions,
+  MinMaxObserver,
+  PercentileObserver,
+  createObserver,
+} from './calibrate.js';
+export {
+  type LutOutputOptions,
+  evalOnGrid,
+  buildLut,
+  applyLut,
+  codeHistogram,
+  chooseLutOutputParams,
+} from './lut.js';
