@@ -1,6 +1,7 @@
 // npm pack every public package, install the tarballs into a fresh project outside the repo,
 // and from plain Node (one ESM and one CommonJS script) build a small model with every block,
-// train one step on wasm, save it, load it back and compare the outputs.
+// train one step on wasm, save it, load it back and compare the outputs; then run the installed
+// tinyblocks CLI on the shipped model.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -55,7 +56,11 @@ try {
   for (const script of ['esm.mjs', 'cjs.cjs']) {
     process.stdout.write(run(process.execPath, [script], app));
   }
-  console.log('smoke: 2 passed, 0 failed');
+  // the CLI from its tarball, on the model shipped in @tinyblocks/models
+  const info = run(path.join(app, 'node_modules/.bin/tinyblocks'), ['info', 'node_modules/@tinyblocks/models/model/reference'], app);
+  if (!/^total\s/m.test(info)) throw new Error(`tinyblocks info printed no totals:\n${info}`);
+  console.log(`cli: tinyblocks info on the shipped model: ${info.trim().split('\n').pop().trim().replace(/\s+/g, ' ')}`);
+  console.log('smoke: 3 passed, 0 failed');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -19,25 +19,41 @@ export function layerTable(counts: ModelCount): string {
 
 export const EXIT_THRESHOLDS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999];
 
-/** Accuracy vs average MACs over confidence thresholds (max softmax >= threshold exits). */
-export function earlyExitReport(model: tfl.LayersModel, set: ImageSet): string {
-  const x = imageBatch(set.images, range(set.count));
-  try {
-    const sweep = sweepThresholds(model, x, Array.from(set.labels), EXIT_THRESHOLDS, 'confidence');
-    const rows = sweep.points.map((p) => [
-      p.threshold.toString(),
-      p.accuracy.toFixed(4),
-      Math.round(p.averageMacs),
-      pct(1 - p.averageMacs / sweep.worstCaseMacs),
-      p.exitHistogram.join(' / '),
-    ]);
-    return [
-      `early exit (rule: max softmax >= threshold; heads ${sweep.heads.join(', ')}; worst case ${sweep.worstCaseMacs.toLocaleString('en-US')} MACs, never lower than without exits)`,
-      table(['threshold', 'accuracy', 'avg MACs', 'saved', 'exits per head'], rows),
-    ].join('\n');
-  } finally {
-    x.dispose();
+/**
+ * Accuracy vs average MACs over confidence thresholds (max softmax >= threshold exits), swept in
+ * chunks of `chunk` images so the activations of a large test set never sit in memory at once.
+ */
+export function earlyExitReport(model: tfl.LayersModel, set: ImageSet, chunk = 1000): string {
+  let sweep: ReturnType<typeof sweepThresholds> | null = null;
+  const correct = new Array<number>(EXIT_THRESHOLDS.length).fill(0);
+  const macs = new Array<number>(EXIT_THRESHOLDS.length).fill(0);
+  const histograms: number[][] = EXIT_THRESHOLDS.map(() => []);
+  for (let start = 0; start < set.count; start += chunk) {
+    const idx = range(Math.min(chunk, set.count - start), start);
+    const x = imageBatch(set.images, idx);
+    try {
+      sweep = sweepThresholds(model, x, idx.map((i) => set.labels[i]!), EXIT_THRESHOLDS, 'confidence');
+    } finally {
+      x.dispose();
+    }
+    sweep.points.forEach((p, t) => {
+      correct[t]! += p.accuracy * idx.length;
+      macs[t]! += p.averageMacs * idx.length;
+      histograms[t] = p.exitHistogram.map((h, i) => h + (histograms[t]![i] ?? 0));
+    });
   }
+  if (!sweep) return 'early exit: no images';
+  const rows = EXIT_THRESHOLDS.map((threshold, t) => [
+    threshold.toString(),
+    (correct[t]! / set.count).toFixed(4),
+    Math.round(macs[t]! / set.count),
+    pct(1 - macs[t]! / set.count / sweep!.worstCaseMacs),
+    histograms[t]!.join(' / '),
+  ]);
+  return [
+    `early exit (rule: max softmax >= threshold; heads ${sweep.heads.join(', ')}; worst case ${sweep.worstCaseMacs.toLocaleString('en-US')} MACs, never lower than without exits)`,
+    table(['threshold', 'accuracy', 'avg MACs', 'saved', 'exits per head'], rows),
+  ].join('\n');
 }
 
 /** Predicted concepts for one image, and what the prediction becomes when one is overwritten. */
