@@ -79,6 +79,7 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
   it('the built binary runs the demo end to end and exits 0 (2 on bad input)', () => {
     const demo = execFileSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
     expect(demo).toContain('concept bottleneck, test image');
+    expect(demo).toMatch(/intervention: "high top" = 1, "open" = 0 -> predicted Ankle boot/);
     expect(demo).toContain('delta layer on a 32-frame moving Fashion-MNIST stream');
     expect(demo.trim().split('\n').pop()).toMatch(/^accuracy: 0\.\d{4} on 2000 images$/);
     const bad = spawnSync(process.execPath, [bin, 'eval', path.join(tmp, 'nope')], { encoding: 'utf8' });

@@ -56,20 +56,27 @@ export function earlyExitReport(model: tfl.LayersModel, set: ImageSet, chunk = 1
   ].join('\n');
 }
 
-/** Predicted concepts for one image, and what the prediction becomes when one is overwritten. */
-export function interventionReport(model: tfl.LayersModel, set: ImageSet, index: number, concept: number, value: 0 | 1): string {
+/** Predicted concepts for one image, and the prediction after overwriting some of them. */
+export function interventionReport(
+  model: tfl.LayersModel,
+  set: ImageSet,
+  index: number,
+  set_: Partial<Record<(typeof FASHION_CONCEPTS)[number], 0 | 1>>,
+): string {
+  const interventions = Object.fromEntries(Object.entries(set_).map(([name, v]) => [FASHION_CONCEPTS.indexOf(name as (typeof FASHION_CONCEPTS)[number]), v]));
   return tf.tidy(() => {
     const x = imageBatch(set.images, [index]);
     const base = intervene(model, x, {});
-    const changed = intervene(model, x, { [concept]: value });
+    const changed = intervene(model, x, interventions);
     const probs = Array.from(base.concepts.dataSync());
     const before = tf.argMax(base.logits, 1).dataSync()[0]!;
     const after = tf.argMax(changed.logits, 1).dataSync()[0]!;
     const label = FASHION_MNIST_CLASSES[set.labels[index]!];
+    const what = Object.entries(set_).map(([name, v]) => `"${name}" = ${v}`).join(', ');
     return [
       `concept bottleneck, test image #${index} (a ${label}): predicted ${FASHION_MNIST_CLASSES[before]}`,
       `  concepts: ${FASHION_CONCEPTS.map((c, i) => `${c} ${probs[i]!.toFixed(2)}`).join(', ')}`,
-      `  intervention: set "${FASHION_CONCEPTS[concept]}" to ${value} -> predicted ${FASHION_MNIST_CLASSES[after]}`,
+      `  intervention: ${what} -> predicted ${FASHION_MNIST_CLASSES[after]}`,
     ].join('\n');
   });
 }
