@@ -61,9 +61,9 @@ export function interventionReport(
   model: tfl.LayersModel,
   set: ImageSet,
   index: number,
-  set_: Partial<Record<(typeof FASHION_CONCEPTS)[number], 0 | 1>>,
+  overwrite: Partial<Record<(typeof FASHION_CONCEPTS)[number], 0 | 1>>,
 ): string {
-  const interventions = Object.fromEntries(Object.entries(set_).map(([name, v]) => [FASHION_CONCEPTS.indexOf(name as (typeof FASHION_CONCEPTS)[number]), v]));
+  const interventions = Object.fromEntries(Object.entries(overwrite).map(([name, v]) => [FASHION_CONCEPTS.indexOf(name as (typeof FASHION_CONCEPTS)[number]), v]));
   return tf.tidy(() => {
     const x = imageBatch(set.images, [index]);
     const base = intervene(model, x, {});
@@ -72,7 +72,7 @@ export function interventionReport(
     const before = tf.argMax(base.logits, 1).dataSync()[0]!;
     const after = tf.argMax(changed.logits, 1).dataSync()[0]!;
     const label = FASHION_MNIST_CLASSES[set.labels[index]!];
-    const what = Object.entries(set_).map(([name, v]) => `"${name}" = ${v}`).join(', ');
+    const what = Object.entries(overwrite).map(([name, v]) => `"${name}" = ${v}`).join(', ');
     return [
       `concept bottleneck, test image #${index} (a ${label}): predicted ${FASHION_MNIST_CLASSES[before]}`,
       `  concepts: ${FASHION_CONCEPTS.map((c, i) => `${c} ${probs[i]!.toFixed(2)}`).join(', ')}`,

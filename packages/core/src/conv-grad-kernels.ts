@@ -264,9 +264,10 @@ export function registerConvGradKernels(backendName: string, { replace = true } 
   const added: string[] = [];
   for (const [kernelName, fn] of Object.entries(kernels)) {
     const existing = tf.getKernel(kernelName, backendName);
-    const replaceable = replace && REPLACE[backendName]?.includes(kernelName);
-    if (existing == null && !replaceable && REPLACE[backendName]?.includes(kernelName)) continue;
-    if (existing != null && (existing.kernelFunc === (fn as unknown) || !replaceable)) continue;
+    if (existing?.kernelFunc === (fn as unknown)) continue; // ours already
+    const isReplacement = REPLACE[backendName]?.includes(kernelName) ?? false;
+    // a replacement goes in only when asked; any other kernel only where the backend has none
+    if (isReplacement ? !replace : existing != null) continue;
     if (existing != null) tf.unregisterKernel(kernelName, backendName);
     tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
     added.push(kernelName);

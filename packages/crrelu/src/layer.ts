@@ -29,10 +29,9 @@ export class CRReLU extends tfl.layers.Layer implements ElementwiseLayer, MacCou
     this.supportsMasking = true;
   }
 
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     this.eps = this.addWeight('eps', [], 'float32', tfl.initializers.constant({ value: this.epsInit }));
     this.built = true;
-    void inputShape;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -255,3 +255,13 @@ describe('moving Fashion-MNIST', () => {
     );
   });
 });
+
+describe('findPackageRoot', () => {
+  it('finds the package that ships files, and names the start directory when there is none', async () => {
+    const { findPackageRoot, packageRoot } = await import('./paths.js');
+    expect(findPackageRoot('@tinyblocks/datasets', import.meta.url)).toBe(packageRoot());
+    expect(() => findPackageRoot('@nobody/nothing', import.meta.url)).toThrow(
+      /: package root: expected a parent directory with the package\.json of @nobody\/nothing, got "none found"/,
+    );
+  });
+});

@@ -24,4 +24,4 @@ export {
   type ClipOptions,
   type Clips,
 } from './moving.js';
-export { packageRoot, dataDir } from './paths.js';
+export { packageRoot, dataDir, findPackageRoot } from './paths.js';

@@ -10,31 +10,38 @@ import { DataError } from '@tinyblocks/core/base';
 
 export const PACKAGE_NAME = '@tinyblocks/datasets';
 
-function isOurPackageJson(file: string): boolean {
+function packageJsonName(file: string): string | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')).name === PACKAGE_NAME;
+    return JSON.parse(fs.readFileSync(file, 'utf8')).name;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * The directory holding the package.json named `name`, walking up from the module at
+ * `moduleUrl` (pass `import.meta.url`). For packages that ship files next to their code.
+ */
+export function findPackageRoot(name: string, moduleUrl: string): string {
+  const start = path.dirname(fileURLToPath(moduleUrl));
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (packageJsonName(path.join(dir, 'package.json')) === name) return dir;
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new DataError(
+    { file: start },
+    'package root',
+    `a parent directory with the package.json of ${name}`,
+    'none found',
+    'was the package bundled? copy its shipped files and pass their directory explicitly',
+  );
 }
 
 let cachedRoot: string | undefined;
 
 /** The directory holding this package's package.json. */
 export function packageRoot(): string {
-  if (cachedRoot) return cachedRoot;
-  const start = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (isOurPackageJson(path.join(dir, 'package.json'))) return (cachedRoot = dir);
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new DataError(
-    { file: start },
-    'package root',
-    `a parent directory with the package.json of ${PACKAGE_NAME}`,
-    'none found',
-    'was the package bundled? copy its data/ directory and pass it as `dir`',
-  );
+  return (cachedRoot ??= findPackageRoot(PACKAGE_NAME, import.meta.url));
 }
 
 /** The shipped data directory (`<package>/data`). */

@@ -4,5 +4,5 @@ export { imageBatch, makeBatch, disposeBatch, range, IMAGE_SIZE, type Batch, typ
 export { trainModel, compositeLoss, type TrainOptions, type TrainProgress, type TrainSummary } from './train.js';
 export { evaluate, type EvalResult, type HeadAccuracy } from './evaluate.js';
 export { modelInfo, infoMetadata } from './info.js';
-export { shippedModelDir, SHIPPED_MODEL_COMMAND } from './shipped.js';
+export { shippedModelDir } from './shipped.js';
 export { calibrateConceptInterventions } from './concepts.js';

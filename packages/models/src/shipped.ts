@@ -1,22 +1,11 @@
 /** Where the trained reference model ships inside this package. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findPackageRoot } from '@tinyblocks/datasets';
 
-/** Directory of the shipped reference model (model.json + weights.bin). */
+/**
+ * Directory of the shipped reference model (model.json + weights.bin). The command that trained
+ * it is in its metadata: `userDefinedMetadata.training.command`.
+ */
 export function shippedModelDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === '@tinyblocks/models') {
-      return path.join(dir, 'model', 'reference');
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('@tinyblocks/models: package root not found from ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
+  return path.join(findPackageRoot('@tinyblocks/models', import.meta.url), 'model', 'reference');
 }
-
-/** The exact command that trained the shipped model (kept next to it as TRAINING.md). */
-export const SHIPPED_MODEL_COMMAND =
-  'npx tinyblocks train --arch reference --epochs 12 --backend wasm --seed 1 --out packages/models/model/reference';
