@@ -3,12 +3,16 @@ import { evalCommand, EVAL_HELP } from './commands/eval.js';
 import { infoCommand, INFO_HELP } from './commands/info.js';
 import { train, TRAIN_HELP } from './commands/train.js';
 import { demo, DEMO_HELP } from './commands/demo.js';
+import { exportCommand, EXPORT_HELP } from './commands/export.js';
+import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
 import { print, type Io } from './io.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number>; help: string }> = {
   train: { run: train, help: TRAIN_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
   info: { run: infoCommand, help: INFO_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
+  verify: { run: verifyCommand, help: VERIFY_HELP },
   demo: { run: demo, help: DEMO_HELP },
 };
 

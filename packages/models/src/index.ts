@@ -6,3 +6,22 @@ export { evaluate, type EvalResult, type HeadAccuracy } from './evaluate.js';
 export { modelInfo, infoMetadata } from './info.js';
 export { shippedModelDir } from './shipped.js';
 export { calibrateConceptInterventions } from './concepts.js';
+export {
+  calibrationBatches,
+  quantizeWithImages,
+  imageCodes,
+  argmax,
+  evaluateInt8,
+  type QuantizeImagesOptions,
+  type Int8EvalResult,
+  type Int8HeadAccuracy,
+} from './int8.js';
+export {
+  fineTuneQat,
+  calibrateModelRanges,
+  evaluateFakeQuant,
+  type QatOptions,
+  type QatSummary,
+  type QatCalibration,
+  type FakeQuantEvalOptions,
+} from './qat.js';

@@ -29,6 +29,12 @@ export interface TrainOptions {
   /** Frames per clip on stream steps (must match the delta layer's clipLength). */
   clipLength?: number;
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Called around every step's loss and gradient computation: `before()` just before it,
+   * `after()` once the gradients are computed and before the optimizer applies them. QAT swaps
+   * fake-quantised weights in and the float weights back this way (qatWeightHooks).
+   */
+  weightHooks?: { before(): void; after(): void };
 }
 
 export interface TrainProgress {
@@ -121,18 +127,24 @@ export function trainModel(model: tfl.LayersModel, info: ModelInfo, data: ImageS
         : makeBatch(data.images, data.labels, order.slice(s * batchSize, (s + 1) * batchSize));
       let predicted: tf.Tensor | null = null;
       const lossValue = tf.tidy(() => {
-        const cost = optimizer.minimize(
-          () => {
+        const hooks = options.weightHooks;
+        hooks?.before();
+        let cost: tf.Scalar;
+        let grads: tf.NamedTensorMap;
+        try {
+          ({ value: cost, grads } = optimizer.computeGradients(() => {
             const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
             const aux = collectAuxLosses(model);
             const l = compositeLoss(outs, info, batch, taus, conceptWeight);
             predicted = tf.keep(tf.argMax(outs[logitsIndex]!, 1));
             return stream && aux ? (tf.add(l, aux) as tf.Scalar) : l;
-          },
-          true,
-          vars,
-        );
-        return cost!.dataSync()[0]!;
+          }, vars));
+        } finally {
+          hooks?.after();
+        }
+        // in `vars` order, missing gradients included, as minimize() does: Adam keys its moments by position
+        optimizer.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+        return cost.dataSync()[0]!;
       });
       const pred = (predicted as tf.Tensor | null)?.dataSync() ?? [];
       tf.dispose(predicted ?? []);

@@ -10,7 +10,7 @@
  *   tail; percentile 100 equals minmax.
  */
 import { ConfigError, DataError, requireOneOf } from '@tinyblocks/core/base';
-import { chooseQuantParams, type QuantParams, type QuantRange } from './affine.js';
+import { chooseQuantParams, type QuantParams, type QuantRange } from '@tinyblocks/int8';
 
 export const OBSERVER_METHODS = ['minmax', 'percentile'] as const;
 export type ObserverMethod = (typeof OBSERVER_METHODS)[number];

@@ -1,3 +1,4 @@
+// The integer arithmetic lives in @tinyblocks/int8; re-exported here so quantization code needs one import.
 export {
   INT32_MIN,
   INT32_MAX,
@@ -14,8 +15,6 @@ export {
   saturateInt8,
   saturateInt32,
   requantize,
-} from './fixed-point.js';
-export {
   type QuantParams,
   type QuantRange,
   type PerChannelWeights,
@@ -26,7 +25,11 @@ export {
   dequantizeArray,
   quantizeWeightsPerChannel,
   quantizeBias,
-} from './affine.js';
+  evalOnGrid,
+  buildLut,
+  applyLut,
+  codeHistogram,
+} from '@tinyblocks/int8';
 export {
   OBSERVER_METHODS,
   type ObserverMethod,
@@ -36,11 +39,41 @@ export {
   PercentileObserver,
   createObserver,
 } from './calibrate.js';
+export { type LutOutputOptions, chooseLutOutputParams } from './lut-params.js';
 export {
-  type LutOutputOptions,
-  evalOnGrid,
-  buildLut,
-  applyLut,
-  codeHistogram,
-  chooseLutOutputParams,
-} from './lut.js';
+  type QuantizeOptions,
+  type Calibration,
+  type Ranges,
+  calibrateModel,
+  lowerModel,
+  quantizeModel,
+  quantizeInput,
+  foldBatchNorm,
+  mixPoolFloat,
+} from './ptq.js';
+export {
+  type FakeQuantArgs,
+  type FakeQuantGrid,
+  FakeQuant,
+  fakeQuant,
+  fakeQuantGrid,
+  fakeQuantLayer,
+  fakeQuantPerChannel,
+  roundHalfAwayTensor,
+} from './fake-quant.js';
+export {
+  type ActivationRange,
+  type LayerRanges,
+  type CalibrateRangesOptions,
+  type WithFakeQuantOptions,
+  type QatKernel,
+  type QatWeightHooks,
+  calibrateRanges,
+  withFakeQuant,
+  detachFakeQuant,
+  fakeQuantLayers,
+  fakeQuantRanges,
+  qatKernels,
+  qatWeightHooks,
+} from './qat.js';
+export { equalizeOutlierChannels, type EqualizeOptions, type EqualizedPair, type Equalization } from './equalize.js';

@@ -8,8 +8,6 @@
  * runtime does one load per value.
  */
 import { ConfigError } from '@tinyblocks/core/base';
-import type { QuantParams, QuantRange } from './affine.js';
-import { createObserver, type ObserverMethod, type PercentileOptions } from './calibrate.js';
 import { INT8_MAX, INT8_MIN, roundHalfAway, saturateInt8 } from './fixed-point.js';
 
 function checkParams(where: string, scale: number, zp: number, name: string): void {
@@ -51,39 +49,4 @@ export function applyLut(table: Int8Array, input: Int8Array, out = new Int8Array
 export function codeHistogram(codes: Int8Array, counts = new Float64Array(256)): Float64Array {
   for (let i = 0; i < codes.length; i++) counts[codes[i]! + 128] += 1;
   return counts;
-}
-
-export interface LutOutputOptions extends PercentileOptions, QuantRange {
-  /** 'minmax' (default) or 'percentile'. */
-  method?: ObserverMethod;
-  /**
-   * Calibration: how often each input code occurs (codeHistogram of the calibration inputs).
-   * Without it every grid point counts once, i.e. the range of f over the whole input grid.
-   */
-  inputCounts?: ArrayLike<number>;
-}
-
-/**
- * Output scale and zero point for a table: the range of f over the input grid, weighted by how
- * often each input code occurs when inputCounts is given. Wide-range functions (PolyReLU's cubic)
- * should be calibrated: with inputCounts and method 'percentile', rare extreme inputs no longer
- * stretch the output grid (they saturate instead).
- */
-export function chooseLutOutputParams(
-  fn: (x: number) => number,
-  inScale: number,
-  inZp: number,
-  options: LutOutputOptions = {},
-): QuantParams {
-  const { method = 'minmax', inputCounts, percentile, binsPerOctave, qmin, qmax } = options;
-  if (inputCounts && inputCounts.length !== 256) {
-    throw new ConfigError({ op: 'chooseLutOutputParams' }, 'inputCounts.length', '256', inputCounts.length);
-  }
-  const y = evalOnGrid(fn, inScale, inZp);
-  if (!y.every(Number.isFinite)) {
-    throw new ConfigError({ op: 'chooseLutOutputParams' }, 'fn', 'finite values on the input grid', 'a non-finite value');
-  }
-  const observer = createObserver(method, { percentile, binsPerOctave });
-  observer.observe(y, inputCounts ?? new Float64Array(256).fill(1));
-  return observer.params({ qmin, qmax });
 }

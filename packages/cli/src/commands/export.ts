@@ -1,0 +1,94 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, DataError, initBackend, type BackendName } from '@tinyblocks/core';
+import { loadModel } from '@tinyblocks/core/node';
+import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
+import { generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
+import { modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
+import { OBSERVER_METHODS } from '@tinyblocks/quantize';
+import { choiceOption, intOption, numberOption, parse } from '../args.js';
+import { print, type Io } from '../io.js';
+import { ProgressBar } from '../progress.js';
+import { table } from '../table.js';
+
+export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <name>] [--calib subset|train|<idx images file>]
+  Quantizes a trained model to int8 (post-training quantization) and writes C99 code:
+  <name>_model.h, <name>_model.c, <name>_model_data.c, the runtime kernels, <name>.int8.json
+  (the int8 graph, for verify) and report.json.
+  --out             output directory (written atomically; an existing export is replaced)
+  --name            C name prefix (default: the model's name)
+  --calib           calibration images: subset (default, the Fashion-MNIST subset shipped in
+                    @tinyblocks/datasets), train (the full training set), or an IDX images file
+  --calib-count     calibration images to use (default 500)
+  --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
+  --exit-threshold  softmax confidence an early-exit head needs to answer (default 0.99)
+  --backend         wasm | cpu for the float calibration run (default wasm)`;
+
+function calibrationSet(spec: string): ImageSet {
+  if (spec === 'subset') return loadFashionMnist({ split: 'train', source: 'subset' });
+  if (spec === 'train') return loadFashionMnist({ split: 'train', source: 'full' });
+  if (!fs.existsSync(spec)) throw new DataError({ file: spec }, '--calib', "'subset', 'train' or an IDX images file", 'no such file');
+  const idx = readIdx(new Uint8Array(fs.readFileSync(spec)), spec, { dims: [null, 28, 28] });
+  const count = idx.dims[0]!;
+  return { images: idx.data, labels: new Uint8Array(count), count };
+}
+
+export function exportTable(report: ExportReport): string {
+  const rows = report.nodes.map((l) => [
+    l.index, l.name, l.op, `[${l.outputShape.join(',')}]`, l.params.toLocaleString('en-US'), l.macs.toLocaleString('en-US'),
+    l.weightBytes.toLocaleString('en-US'), l.activationBytes.toLocaleString('en-US'), l.arenaOffset < 0 ? '-' : `+${l.arenaOffset}`,
+  ]);
+  return table(['#', 'layer', 'op', 'output', 'params', 'MACs', 'weight B', 'act B', 'arena'], rows);
+}
+
+export function exportTotals(report: ExportReport): string[] {
+  const t = report.totals;
+  const p = report.plan;
+  return [
+    `flash: ${t.flashDataBytes.toLocaleString('en-US')} bytes of weights, biases, multipliers and tables (code not included)`,
+    `peak SRAM: ${(t.arenaBytes + t.stateBytes).toLocaleString('en-US')} bytes (arena ${t.arenaBytes.toLocaleString('en-US')} + stream state ${t.stateBytes.toLocaleString('en-US')})`,
+    `arena plan: ${p.arenaSize.toLocaleString('en-US')} bytes vs greedy-by-size ${p.greedyBySize.toLocaleString('en-US')} (ratio ${p.ratio.toFixed(3)}, lower bound ${p.lowerBound.toLocaleString('en-US')})`,
+    `MACs: ${t.macs.toLocaleString('en-US')} per inference`,
+  ];
+}
+
+export async function exportCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse('export', argv, {
+    out: { type: 'string' }, name: { type: 'string' }, calib: { type: 'string' }, 'calib-count': { type: 'string' },
+    method: { type: 'string' }, 'exit-threshold': { type: 'string' }, backend: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks export' }, '<model dir>', 'one model directory', positionals);
+  if (!values.out) throw new ConfigError({ op: 'tinyblocks export' }, '--out', 'an output directory', values.out);
+  const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
+  const method = choiceOption('export', 'method', values.method, OBSERVER_METHODS, 'percentile');
+  const calibCount = intOption('export', 'calib-count', values['calib-count'], 500);
+  const exitThreshold = numberOption('export', 'exit-threshold', values['exit-threshold'], 0.99);
+  if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(values.name)) {
+    throw new ConfigError({ op: 'tinyblocks export' }, '--name', 'a C identifier', values.name);
+  }
+  await initBackend(backend);
+  const modelDir = positionals[0]!;
+  const model = await loadModel(modelDir);
+  const info = modelInfo(model);
+  const calib = calibrationSet(values.calib ?? 'subset');
+  const bar = new ProgressBar(io.stderr);
+  const started = performance.now();
+  const graph = quantizeWithImages(model, calib, {
+    calibCount, method, exitThreshold, outputRoles: info.outputRoles,
+    ...(values.name ? { name: values.name } : {}),
+    meta: { model: path.basename(path.resolve(modelDir)), arch: info.arch },
+    onProgress: (done, total) => bar.update(done / total, 'calibrating', { batches: `${done}/${total}` }),
+  });
+  const generated = generateC(graph);
+  writeExport(values.out, generated);
+  const report = generated.report;
+  print(io,
+    `quantized ${info.arch} to int8 (${method} calibration on ${Math.min(calibCount, calib.count)} images) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    '',
+    exportTable(report),
+    '',
+    ...exportTotals(report),
+    `wrote ${Object.keys(generated.files).length} files to ${path.resolve(values.out)}`,
+  );
+  return 0;
+}

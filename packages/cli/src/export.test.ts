@@ -1,0 +1,158 @@
+/**
+ * tinyblocks export / verify on the shipped model: the real quantization, C generation, the
+ * machine's C compiler (twice: -Werror and ASan + UBSan) and byte comparison with the TS
+ * reference. Without a C compiler the verify tests skip locally and fail under CI=true.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '@tinyblocks/core';
+import { saveModel } from '@tinyblocks/core/node';
+import { shippedModelDir } from '@tinyblocks/models';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from './cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-export-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const CC = process.env.CC ?? 'cc';
+const HAS_CC = spawnSync(CC, ['--version'], { stdio: 'ignore' }).status === 0;
+const SKIP_C = !HAS_CC && process.env.CI !== 'true';
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await run(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  return { code, out, err };
+}
+
+function files(dir: string): Record<string, Buffer> {
+  return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+}
+
+const first = path.join(tmp, 'first');
+const second = path.join(tmp, 'second');
+
+beforeAll(async () => {
+  const r = await cli('export', shippedModelDir(), '--out', first, '--backend', 'cpu');
+  if (r.code !== 0) throw new Error(r.err);
+}, 300_000);
+
+describe('tinyblocks export', () => {
+  it('writes the C files, the int8 graph and report.json, and prints the per-layer table with totals', async () => {
+    const names = fs.readdirSync(first);
+    for (const f of ['reference_model.h', 'reference_model.c', 'reference_model_data.c', 'reference.int8.json', 'report.json', 'tb_fixed_point.h', 'tb_conv2d.c', 'tb_delta_dense.c']) {
+      expect(names).toContain(f);
+    }
+    const report = JSON.parse(fs.readFileSync(path.join(first, 'report.json'), 'utf8'));
+    expect(report.plan.arenaSize).toBeLessThanOrEqual(report.plan.greedyBySize);
+    expect(report.totals.macs).toBeGreaterThan(1_900_000);
+    const header = fs.readFileSync(path.join(first, 'reference_model.h'), 'utf8');
+    expect(header).toMatch(/#define REFERENCE_ARENA_SIZE \d+/);
+    expect(header).toContain('int reference_run(const int8_t *input, int8_t *output);');
+    // the early-exit heads run right after the layer they read: a taken exit skips the rest
+    const order = report.nodes.map((n: { name: string }) => n.name);
+    expect(order.indexOf('exit1_decide')).toBeLessThan(order.indexOf('conv3'));
+    expect(order.indexOf('exit2_decide')).toBeLessThan(order.indexOf('pool6'));
+  });
+
+  it('prints one table row per node and the totals', async () => {
+    const out = path.join(tmp, 'printed');
+    const r = await cli('export', shippedModelDir(), '--out', out, '--backend', 'cpu', '--calib-count', '100', '--name', 'fashion');
+    expect(r.code).toBe(0);
+    for (const layer of ['conv1', 'norm1', 'act2', 'exit1_decide', 'delta6_fc7', 'norm7', 'cbm_intervene', 'cbm_head']) expect(r.out).toContain(layer);
+    expect(r.out).toMatch(/flash: [\d,]+ bytes/);
+    expect(r.out).toMatch(/peak SRAM: [\d,]+ bytes/);
+    expect(r.out).toMatch(/arena plan: [\d,]+ bytes vs greedy-by-size [\d,]+ \(ratio (0\.\d+|1\.000)/);
+    expect(r.out).toMatch(/MACs: [\d,]+ per inference/);
+    expect(fs.existsSync(path.join(out, 'fashion_model.h'))).toBe(true);
+  }, 300_000);
+
+  it('exporting twice gives byte-identical files', async () => {
+    const r = await cli('export', shippedModelDir(), '--out', second, '--backend', 'cpu');
+    expect(r.code).toBe(0);
+    const a = files(first);
+    const b = files(second);
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    for (const f of Object.keys(a)) expect(b[f]!.equals(a[f]!), f).toBe(true);
+  }, 300_000);
+});
+
+describe.skipIf(SKIP_C)('tinyblocks verify --target host', () => {
+  it('compiles, runs and matches the TS reference byte for byte', async () => {
+    expect(HAS_CC, `C compiler '${CC}' not found (apt-get install gcc)`).toBe(true);
+    const r = await cli('verify', first, '--target', 'host', '--count', '20', '--data', 'subset');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n').at(-1)).toBe('verify host: 20/20 bit-exact');
+    expect(r.out).toContain('asan-ubsan');
+  }, 300_000);
+
+  it('a changed weight byte fails with exit 1 and names the first differing layer', async () => {
+    const broken = path.join(tmp, 'broken');
+    fs.cpSync(first, broken, { recursive: true });
+    const data = path.join(broken, 'reference_model_data.c');
+    const text = fs.readFileSync(data, 'utf8');
+    // the first value of conv2's weights array
+    const at = text.indexOf('reference_conv2_weights');
+    const brace = text.indexOf('{', at);
+    const m = /-?\d+/.exec(text.slice(brace))!;
+    const start = brace + m.index;
+    const changed = String(Number(m[0]) === 127 ? 126 : Number(m[0]) + 1);
+    fs.writeFileSync(data, text.slice(0, start) + changed + text.slice(start + m[0].length));
+    const r = await cli('verify', broken, '--target', 'host', '--count', '5', '--data', 'subset');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/first difference: layer #\d+ conv2 \(conv2d\)/);
+    expect(r.out).toMatch(/verify host: [0-4]\/5 bit-exact/);
+  }, 300_000);
+});
+
+describe('tinyblocks export / verify: bad input exits 2 and leaves no output directory', () => {
+  beforeAll(() => initBackend('cpu'));
+
+  async function expectRefused(modelDir: string, pattern: RegExp) {
+    const out = path.join(tmp, `refused-${path.basename(modelDir)}`);
+    const r = await cli('export', modelDir, '--out', out, '--backend', 'cpu', '--calib-count', '20');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(pattern);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('refused') && f.includes('.tmp'))).toEqual([]);
+  }
+
+  it('a model with an unsupported layer: names the layer and its class', async () => {
+    const input = tfl.input({ shape: [28, 28, 1] });
+    let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
+    x = tfl.layers.maxPooling2d({ name: 'pool_max', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 10 }).apply(x) as tfl.SymbolicTensor });
+    const dir = path.join(tmp, 'unsupported');
+    await saveModel(model, dir);
+    await expectRefused(dir, /pool_max: class: expected a layer with an int8 lowering.*got "MaxPooling2D"/);
+  }, 60_000);
+
+  it('a corrupt weights file: names the file', async () => {
+    const dir = path.join(tmp, 'corrupt-weights');
+    fs.cpSync(shippedModelDir(), dir, { recursive: true });
+    fs.truncateSync(path.join(dir, 'weights.bin'), 1000);
+    await expectRefused(dir, /weights\.bin: byteLength: expected \d+ bytes/);
+  }, 60_000);
+
+  it('a model.json missing a field: names the field', async () => {
+    const dir = path.join(tmp, 'missing-field');
+    fs.cpSync(shippedModelDir(), dir, { recursive: true });
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    delete json.weightsManifest;
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+    await expectRefused(dir, /model\.json: weightsManifest: expected/);
+  }, 60_000);
+
+  it('verify on a folder that is not an export', async () => {
+    const r = await cli('verify', tmp, '--target', 'host');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/int8\.json: file: expected exactly one <name>\.int8\.json/);
+    const target = await cli('verify', first, '--target', 'cortex-m99');
+    expect(target.code).toBe(2);
+    expect(target.err).toContain('target');
+  });
+});

@@ -1,0 +1,3 @@
+import { library } from '@tinyblocks/tsconfig/tsup';
+
+export default library();

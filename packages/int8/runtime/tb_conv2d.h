@@ -1,0 +1,35 @@
+/*
+ * tb_conv2d.h - int8 2-D convolution (TFLite reference ConvPerChannel semantics), C99.
+ *
+ * in [in_h, in_w, in_c] (NHWC without N), out [out_h, out_w, out_c], weights OHWI
+ * [out_c, kernel_h, kernel_w, in_c]. For every output (oy, ox, c):
+ *   sum = sum over in-bounds taps (iy = oy*stride_h - pad_top + ky, ix = ox*stride_w - pad_left + kx)
+ *         and ci of weights[c, ky, kx, ci] * (in[iy, ix, ci] - in_zp)
+ *   acc = sum + bias[c]  (modulo 2^32)
+ *   out = clamp(multiply_by_quantized_multiplier(acc, multipliers[c], shifts[c]) + out_zp,
+ *               act_min, act_max)
+ * The exporter guarantees kernel_h * kernel_w * in_c * 128 * 255 <= INT32_MAX (sum fits int32).
+ * in and out must not overlap.
+ */
+#ifndef TB_CONV2D_H
+#define TB_CONV2D_H
+
+#include <stdint.h>
+
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t kernel_h, kernel_w;
+  int32_t stride_h, stride_w;
+  int32_t pad_top, pad_left;
+  int32_t in_zp, out_zp;
+  int32_t act_min, act_max;
+  const int8_t *weights;      /* [out_c * kernel_h * kernel_w * in_c], OHWI */
+  const int32_t *bias;        /* [out_c] */
+  const int32_t *multipliers; /* [out_c], Q31 */
+  const int32_t *shifts;      /* [out_c], in [-31, 30] */
+} tb_conv2d_params;
+
+void tb_conv2d_s8(const int8_t *in, int8_t *out, const tb_conv2d_params *p);
+
+#endif /* TB_CONV2D_H */

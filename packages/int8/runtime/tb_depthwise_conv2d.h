@@ -1,0 +1,35 @@
+/*
+ * tb_depthwise_conv2d.h - int8 depthwise 2-D convolution, depth multiplier 1 (TFLite reference
+ * DepthwiseConvPerChannel semantics), C99.
+ *
+ * in [in_h, in_w, channels], out [out_h, out_w, channels], weights [kernel_h, kernel_w, channels].
+ * For every output (oy, ox, c):
+ *   sum = sum over in-bounds taps (iy = oy*stride_h - pad_top + ky, ix = ox*stride_w - pad_left + kx)
+ *         of weights[ky, kx, c] * (in[iy, ix, c] - in_zp)
+ *   acc = sum + bias[c]  (modulo 2^32)
+ *   out = clamp(multiply_by_quantized_multiplier(acc, multipliers[c], shifts[c]) + out_zp,
+ *               act_min, act_max)
+ * The exporter guarantees kernel_h * kernel_w * 128 * 255 <= INT32_MAX. in and out must not overlap.
+ */
+#ifndef TB_DEPTHWISE_CONV2D_H
+#define TB_DEPTHWISE_CONV2D_H
+
+#include <stdint.h>
+
+typedef struct {
+  int32_t in_h, in_w, channels;
+  int32_t out_h, out_w;
+  int32_t kernel_h, kernel_w;
+  int32_t stride_h, stride_w;
+  int32_t pad_top, pad_left;
+  int32_t in_zp, out_zp;
+  int32_t act_min, act_max;
+  const int8_t *weights;      /* [kernel_h * kernel_w * channels] */
+  const int32_t *bias;        /* [channels] */
+  const int32_t *multipliers; /* [channels], Q31 */
+  const int32_t *shifts;      /* [channels], in [-31, 30] */
+} tb_depthwise_conv2d_params;
+
+void tb_depthwise_conv2d_s8(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p);
+
+#endif /* TB_DEPTHWISE_CONV2D_H */

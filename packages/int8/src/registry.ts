@@ -1,0 +1,55 @@
+/**
+ * Every op the int8 graph knows, by its `op` key. Adding an op: write ops/<op>.ts (lowering,
+ * TS kernel, C emission) and runtime/tb_<op>.h/.c, then list it here.
+ */
+import { DataError } from '@tinyblocks/core/base';
+import { checkEnvelope, type Int8Graph, type Int8Node } from './graph.js';
+import type { OpDef } from './op.js';
+import { add } from './ops/add.js';
+import { avgPool2d } from './ops/avg-pool2d.js';
+import { conceptIntervene } from './ops/concept-intervene.js';
+import { conv2d } from './ops/conv2d.js';
+import { deltaDense } from './ops/delta-dense.js';
+import { dense } from './ops/dense.js';
+import { depthwiseConv2d } from './ops/depthwise-conv2d.js';
+import { evoNormB0 } from './ops/evonorm-b0.js';
+import { evoNormS0 } from './ops/evonorm-s0.js';
+import { exitDecision } from './ops/exit-decision.js';
+import { lut } from './ops/lut.js';
+import { mixPool } from './ops/mix-pool.js';
+import { polyNorm } from './ops/polynorm.js';
+import { reshape } from './ops/reshape.js';
+
+const ALL = [conv2d, depthwiseConv2d, dense, avgPool2d, add, lut, reshape, evoNormB0, evoNormS0, polyNorm, mixPool, exitDecision, conceptIntervene, deltaDense] as unknown as OpDef[];
+
+export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
+
+/** The OpDef of a node; DataError naming the node when the op is unknown. */
+export function opOf(node: Int8Node): OpDef {
+  const def = OPS.get(node.op);
+  if (!def) throw new DataError({ layer: node.name }, 'op', `one of ${[...OPS.keys()].join(', ')}`, node.op);
+  return def;
+}
+
+/**
+ * Full check of a graph: the envelope, every node's op-specific fields, and that each tensor is
+ * written once before it is read.
+ */
+export function validateGraph(graph: Int8Graph, file = 'int8 graph'): void {
+  checkEnvelope(graph, file);
+  const written = new Set<number>([graph.input]);
+  for (const node of graph.nodes) {
+    const def = opOf(node);
+    for (const id of node.inputs) {
+      if (!written.has(id)) throw new DataError({ layer: node.name }, 'inputs', `tensors written by earlier nodes`, `tensor ${id} (${graph.tensors[id]!.name}) not yet written`);
+    }
+    for (const id of node.outputs) {
+      if (written.has(id)) throw new DataError({ layer: node.name }, 'outputs', 'tensors written once', `tensor ${id} (${graph.tensors[id]!.name}) written twice`);
+      written.add(id);
+    }
+    def.validate(node, graph);
+  }
+  for (const o of graph.outputs) {
+    if (!written.has(o.tensor)) throw new DataError({ file }, 'outputs', 'tensors some node writes', `tensor ${o.tensor} never written`);
+  }
+}

@@ -1,0 +1,554 @@
+/**
+ * Post-training quantization: a trained tf.layers model + a calibration set -> an int8 graph.
+ *
+ *   1. calibrate: run the float model layer by layer (core's runGraph) over the calibration
+ *      batches and observe every tensor's range (min/max or percentile), plus two tensors that
+ *      live inside blocks: an early-exit head's pooled features and the concept logits.
+ *   2. lower: walk the layers in execution order and emit int8 nodes (ops in @tinyblocks/int8):
+ *      BatchNormalization folds into the conv/dense before it; Delta fuses with the Dense after
+ *      it into one stateful delta_dense; elementwise blocks (CRReLU, PolyReLU, activations)
+ *      become 256-entry tables; EvoNorm B0/S0 and PolyNorm become integer kernels; an early-exit
+ *      head becomes mix_pool -> dense -> exit_decision; the concept bottleneck becomes
+ *      dense (concept logits) -> concept_intervene -> dense head, with a sigmoid table for the
+ *      concepts output.
+ * Unsupported layers fail with a ConfigError naming the layer and its class.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  ConfigError,
+  DataError,
+  type GraphNode,
+  isElementwiseLayer,
+  modelGraph,
+  runGraph as runFloatGraph,
+} from '@tinyblocks/core';
+import {
+  INT8_GRAPH_FORMAT,
+  INT8_GRAPH_VERSION,
+  type Int8Graph,
+  type Int8Node,
+  type OutputRole,
+  type QuantParams,
+  type TensorInfo,
+  lowerAvgPool2d,
+  lowerConceptIntervene,
+  lowerConv2d,
+  lowerDeltaDense,
+  lowerDense,
+  lowerDepthwiseConv2d,
+  lowerEvoNormB0,
+  lowerEvoNormS0,
+  lowerExitDecision,
+  lowerLut,
+  lowerMixPool,
+  lowerPolyNorm,
+  lowerReshape,
+  lowerAdd,
+  roundHalfAway,
+  validateGraph,
+} from '@tinyblocks/int8';
+import { createObserver, type Observer, type ObserverMethod } from './calibrate.js';
+import { equalizeOutlierChannels, type EqualizeOptions } from './equalize.js';
+
+/** Calibration input batches: an iterable, or a function returning a fresh one (read twice when equalizing). */
+export type Calibration = Iterable<tf.Tensor> | (() => Iterable<tf.Tensor>);
+
+export interface QuantizeOptions {
+  /** Range estimation: 'percentile' (default, outlier-robust: clips each tail at its 99.99th percentile) or 'minmax'. */
+  method?: ObserverMethod;
+  /** Percentile kept by the 'percentile' method (default: the observer's, 99.99). */
+  percentile?: number;
+  /** Confidence an early-exit head needs to answer (max softmax >= threshold; default 0.99). */
+  exitThreshold?: number;
+  /** Graph (and C symbol) name; default the model's name. */
+  name?: string;
+  /** Output roles; default the model's tinyblocks metadata, else ['logits', 'exit', ...]. */
+  outputRoles?: OutputRole[];
+  /** Called after each calibration batch. */
+  onProgress?: (done: number, total: number) => void;
+  /** Number of calibration batches, when known (for onProgress). */
+  totalBatches?: number;
+  /**
+   * Outlier-channel equalization before calibration (default true; see equalize.ts): exact for
+   * ReLU / linear, approximate for CRReLU. The model's weights are restored afterwards.
+   */
+  equalize?: boolean | EqualizeOptions;
+  /** Provenance stored in graph.meta (e.g. the model path). */
+  meta?: Record<string, unknown>;
+}
+
+type Layer = tfl.LayersModel['layers'][number];
+type AnyLayer = Layer & Record<string, unknown>;
+const className = (layer: Layer) => layer.getClassName();
+
+/** A JS function for a tf.layers Activation (the ones a table can represent). */
+const ACTIVATIONS: Record<string, (x: number) => number> = {
+  linear: (x) => x,
+  relu: (x) => Math.max(x, 0),
+  relu6: (x) => Math.min(Math.max(x, 0), 6),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+  elu: (x) => (x >= 0 ? x : Math.exp(x) - 1),
+  softplus: (x) => Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0),
+  swish: (x) => x / (1 + Math.exp(-x)),
+  hardSigmoid: (x) => Math.min(Math.max(0.2 * x + 0.5, 0), 1),
+};
+const sigmoid = ACTIVATIONS['sigmoid']!;
+const FUSABLE_ACTIVATIONS = ['linear', 'relu', 'relu6'] as const;
+
+function activationName(layer: Layer): string {
+  const a = (layer.getConfig() as { activation?: unknown }).activation;
+  return typeof a === 'string' ? a : 'linear';
+}
+
+function fusedActivation(layer: Layer): 'linear' | 'relu' | 'relu6' {
+  const a = activationName(layer);
+  if (!(FUSABLE_ACTIVATIONS as readonly string[]).includes(a)) {
+    throw new ConfigError({ layer: layer.name }, 'activation', `one of ${FUSABLE_ACTIVATIONS.join(', ')} (fused into the int8 kernel)`, a, 'use a separate Activation layer');
+  }
+  return a as 'linear' | 'relu' | 'relu6';
+}
+
+function weights(layer: Layer): Float32Array[] {
+  return layer.getWeights().map((w) => w.dataSync() as Float32Array);
+}
+
+function roles(model: tfl.LayersModel, options: QuantizeOptions): OutputRole[] {
+  if (options.outputRoles) return options.outputRoles;
+  const meta = model.getUserDefinedMetadata() as { tinyblocks?: { outputRoles?: OutputRole[] } } | undefined;
+  return meta?.tinyblocks?.outputRoles ?? model.outputs.map((_, i) => (i === 0 ? 'logits' : 'exit'));
+}
+
+// ---------------------------------------------------------------- calibration
+
+/** Observed ranges by symbolic tensor name, plus '<layer>/pooled' and '<layer>/z' inner tensors. */
+export type Ranges = Map<string, Observer>;
+
+/** Per-sample, per-channel a*max + (1-a)*mean over the spatial axes of [B, ...spatial, C] data. */
+export function mixPoolFloat(data: Float32Array, shape: number[], a: number): Float32Array {
+  const b = shape[0]!;
+  const c = shape[shape.length - 1]!;
+  const n = data.length / (b * c);
+  const out = new Float32Array(b * c);
+  for (let s = 0; s < b; s++) {
+    for (let ch = 0; ch < c; ch++) {
+      let max = -Infinity;
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const v = data[(s * n + i) * c + ch]!;
+        if (v > max) max = v;
+        sum += v;
+      }
+      out[s * c + ch] = a * max + (1 - a) * (sum / n);
+    }
+  }
+  return out;
+}
+
+function denseFloat(x: Float32Array, d: number, kernel: Float32Array, bias: Float32Array): Float32Array {
+  const n = bias.length;
+  const rows = x.length / d;
+  const out = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < n; j++) {
+      let acc = bias[j]!;
+      for (let i = 0; i < d; i++) acc += x[r * d + i]! * kernel[i * n + j]!;
+      out[r * n + j] = acc;
+    }
+  }
+  return out;
+}
+
+/** Observes every tensor of the float model over the calibration batches. */
+export function calibrateModel(model: tfl.LayersModel, batches: Iterable<tf.Tensor>, options: QuantizeOptions = {}): Ranges {
+  const graph = modelGraph(model);
+  const method = options.method ?? 'percentile';
+  const ranges: Ranges = new Map();
+  const observe = (name: string, values: ArrayLike<number>) => {
+    let o = ranges.get(name);
+    if (!o) ranges.set(name, (o = createObserver(method, options.percentile !== undefined ? { percentile: options.percentile } : {})));
+    o.observe(values);
+  };
+  let done = 0;
+  for (const batch of batches) {
+    const values = runFloatGraph(graph, batch);
+    try {
+      for (const [name, t] of values) observe(name, t.dataSync() as Float32Array);
+      for (const node of graph.nodes) {
+        const layer = node.layer as AnyLayer;
+        const x = values.get(node.inputs[0]!);
+        if (!x) continue;
+        if (className(layer) === 'EarlyExitHead') {
+          const p = (layer.params as () => { mix: number })();
+          observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix));
+        } else if (className(layer) === 'ConceptBottleneck') {
+          const p = (layer.params as () => { inputDim: number; conceptKernel: Float32Array; conceptBias: Float32Array })();
+          observe(`${layer.name}/z`, denseFloat(x.dataSync() as Float32Array, p.inputDim, p.conceptKernel, p.conceptBias));
+        }
+      }
+    } finally {
+      for (const [name, t] of values) if (!graph.inputs.includes(name)) t.dispose();
+    }
+    done++;
+    options.onProgress?.(done, options.totalBatches ?? done);
+  }
+  if (done === 0) throw new DataError({ op: 'calibrateModel' }, 'batches', 'at least one calibration batch', 0);
+  return ranges;
+}
+
+// ---------------------------------------------------------------- lowering
+
+class GraphBuilder {
+  readonly tensors: TensorInfo[] = [];
+  readonly nodes: Int8Node[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(
+    private readonly ranges: Ranges,
+    /** Symbolic tensor name -> a name stable across model loads (tfjs uniquifies symbolic names per process). */
+    private readonly stable: Map<string, string>,
+  ) {}
+
+  params(name: string, where: string): QuantParams {
+    const o = this.ranges.get(name);
+    if (!o) throw new DataError({ layer: where }, 'calibration', `observed values for tensor '${name}'`, 'none');
+    return o.params();
+  }
+
+  /** Adds a tensor with the calibrated range of `rangeName` (or explicit params). */
+  add(name: string, shape: number[], q: QuantParams): number {
+    if (this.ids.has(name)) return this.ids.get(name)!;
+    this.tensors.push({ name: this.stable.get(name) ?? name, shape, scale: q.scale, zeroPoint: q.zeroPoint });
+    this.ids.set(name, this.tensors.length - 1);
+    return this.tensors.length - 1;
+  }
+
+  id(name: string, where: string): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new ConfigError({ layer: where }, 'input', 'a tensor produced by an earlier lowered layer', name);
+    return id;
+  }
+
+  info(id: number): TensorInfo {
+    return this.tensors[id]!;
+  }
+
+  push(node: Int8Node): void {
+    this.nodes.push(node);
+  }
+
+  /** Nodes lowered from early-exit heads: scheduled as soon as their inputs exist. */
+  readonly early = new Set<string>();
+
+  /**
+   * Execution order: the layers' order, except that early-exit nodes run right after the node
+   * producing their input, so a taken exit skips everything after it.
+   */
+  schedule(input: number): Int8Node[] {
+    const ready = new Set<number>([input]);
+    const out: Int8Node[] = [];
+    const pending = this.nodes.filter((n) => this.early.has(n.name));
+    const place = (n: Int8Node) => {
+      out.push(n);
+      n.outputs.forEach((t) => ready.add(t));
+    };
+    const flush = () => {
+      for (let i = 0; i < pending.length; ) {
+        if (pending[i]!.inputs.every((t) => ready.has(t))) {
+          place(pending.splice(i, 1)[0]!);
+          i = 0;
+        } else i++;
+      }
+    };
+    flush();
+    for (const n of this.nodes) {
+      if (this.early.has(n.name)) continue;
+      place(n);
+      flush();
+    }
+    return [...out, ...pending];
+  }
+}
+
+function featureShape(shape: Array<number | null>): number[] {
+  return shape.slice(1).map((d) => d ?? 1);
+}
+
+/** Quantizes a calibrated model into an int8 graph (validated). */
+export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: QuantizeOptions = {}): Int8Graph {
+  const graph = modelGraph(model);
+  const stable = new Map<string, string>();
+  graph.inputs.forEach((t, i) => stable.set(t, model.inputLayers[i]?.name ?? `input${i}`));
+  for (const n of graph.nodes) n.outputs.forEach((t, k) => stable.set(t, n.outputs.length > 1 ? `${n.layer.name}:${k}` : n.layer.name));
+  const b = new GraphBuilder(ranges, stable);
+  const consumers = new Map<string, GraphNode[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const only = (tensor: string) => {
+    const c = consumers.get(tensor) ?? [];
+    return c.length === 1 && !graph.outputs.includes(tensor) ? c[0]! : null;
+  };
+  if (model.inputs.length !== 1) throw new ConfigError({ op: 'quantizeModel' }, 'inputs', '1 model input', model.inputs.length);
+  const inputName = graph.inputs[0]!;
+  const input = b.add(inputName, featureShape(model.inputs[0]!.shape), b.params(inputName, 'input'));
+  const exitThreshold = options.exitThreshold ?? 0.99;
+  const skip = new Set<Layer>();
+  /** tensor name -> the (folded / fused) producer's replacement output name */
+  const tensorOf = (name: string, where: string) => b.id(name, where);
+
+  for (const node of graph.nodes) {
+    const layer = node.layer as AnyLayer;
+    if (skip.has(layer)) continue;
+    const name = layer.name;
+    const cls = className(layer);
+    const inName = node.inputs[0]!;
+    const outName = node.outputs[0]!;
+    const outShape = featureShape(node.outputShapes[0]!);
+    const newOut = (tensorName: string, shape: number[], q?: QuantParams) => b.add(tensorName, shape, q ?? b.params(tensorName, name));
+    const early = (node: Int8Node) => {
+      b.early.add(node.name);
+      b.push(node);
+    };
+    const io = () => {
+      const i = tensorOf(inName, name);
+      return { i, inInfo: b.info(i) };
+    };
+
+    switch (cls) {
+      case 'Conv2D':
+      case 'DepthwiseConv2D':
+      case 'Dense': {
+        if (cls === 'Dense' && inputIsDelta(node, graph)) {
+          break; // lowered with its Delta layer (below)
+        }
+        let [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+        let finalOut = outName;
+        const bn = only(outName);
+        if (bn && className(bn.layer) === 'BatchNormalization') {
+          ({ kernel, bias } = foldBatchNorm(bn.layer, kernel, bias, cls));
+          finalOut = bn.outputs[0]!;
+          skip.add(bn.layer);
+        }
+        const { i, inInfo } = io();
+        const o = newOut(finalOut, featureShape(bn && finalOut !== outName ? bn.outputShapes[0]! : node.outputShapes[0]!));
+        const base = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, ...(bias ? { bias } : {}), activation: fusedActivation(layer) };
+        const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid'; dilationRate?: number | number[]; depthMultiplier?: number };
+        const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
+        if (cls !== 'Dense') {
+          const dil = pair(cfg.dilationRate, 1);
+          if (dil[0] !== 1 || dil[1] !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
+          const conv = { ...base, kernelSize: pair(cfg.kernelSize, 1), strides: pair(cfg.strides, 1), padding: cfg.padding ?? 'valid' };
+          b.push((cls === 'Conv2D' ? lowerConv2d(conv) : lowerDepthwiseConv2d(conv)) as unknown as Int8Node);
+        } else {
+          b.push(lowerDense(base) as unknown as Int8Node);
+        }
+        break;
+      }
+      case 'Delta': {
+        const next = only(outName);
+        if (!next || className(next.layer) !== 'Dense') {
+          throw new ConfigError({ layer: name }, 'next layer', 'a Dense layer reading only this Delta layer (int8 runs them as one delta_dense op)', next ? className(next.layer) : 'several or none');
+        }
+        const dense = next.layer;
+        const [kernel, bias] = weights(dense) as [Float32Array, Float32Array | undefined];
+        if (fusedActivation(dense) !== 'linear') throw new ConfigError({ layer: dense.name }, 'activation', "'linear' after a Delta layer", activationName(dense));
+        const { i, inInfo } = io();
+        const o = newOut(next.outputs[0]!, featureShape(next.outputShapes[0]!));
+        const thresholds = (layer.params as () => number[])();
+        const relu = Boolean((layer as unknown as { relu: boolean }).relu);
+        b.push(lowerDeltaDense({ name: `${name}_${dense.name}`, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), thresholds, relu, kernel, ...(bias ? { bias } : {}) }) as unknown as Int8Node);
+        skip.add(dense);
+        break;
+      }
+      case 'BatchNormalization':
+        throw new ConfigError({ layer: name }, 'input', 'the output of a Conv2D, DepthwiseConv2D or Dense layer read only by this layer (it is folded)', className(graph.nodes.find((n) => n.outputs.includes(inName))?.layer ?? layer));
+      case 'AveragePooling2D': {
+        const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
+        const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
+        const st = cfg.strides ?? pool;
+        const strides: [number, number] = Array.isArray(st) ? [st[0]!, st[1]!] : [st, st];
+        const { i, inInfo } = io();
+        const o = newOut(outName, outShape, inInfo);
+        b.push(lowerAvgPool2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), poolSize: pool, strides, padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
+        break;
+      }
+      case 'Flatten':
+      case 'Reshape': {
+        const { i, inInfo } = io();
+        const o = newOut(outName, outShape, inInfo);
+        b.push(lowerReshape({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
+        break;
+      }
+      case 'Add': {
+        if (node.inputs.length !== 2) throw new ConfigError({ layer: name }, 'inputs', '2 tensors', node.inputs.length);
+        const [a, c] = node.inputs.map((n) => tensorOf(n, name)) as [number, number];
+        const o = newOut(outName, outShape);
+        b.push(lowerAdd({ name, inputs: [a, c], outputs: [o], in: [b.info(a), b.info(c)], out: b.info(o) }) as unknown as Int8Node);
+        break;
+      }
+      case 'Activation':
+      case 'ReLU':
+      case 'CRReLU':
+      case 'PolyReLU': {
+        let fn: ((x: number) => number) | undefined;
+        let fnName = cls.toLowerCase();
+        if (isElementwiseLayer(layer)) fn = layer.elementwiseFn();
+        else if (cls === 'ReLU') fn = ACTIVATIONS['relu'];
+        else {
+          fnName = activationName(layer);
+          fn = ACTIVATIONS[fnName];
+          if (!fn) throw new ConfigError({ layer: name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')}`, fnName);
+        }
+        const { i, inInfo } = io();
+        const o = newOut(outName, outShape);
+        b.push(lowerLut({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), fn: fn!, fnName }) as unknown as Int8Node);
+        break;
+      }
+      case 'EvoNormB0':
+      case 'EvoNormS0': {
+        const { i, inInfo } = io();
+        const o = newOut(outName, outShape);
+        const p = (layer.params as () => Record<string, unknown>)();
+        const args = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), ...p };
+        b.push((cls === 'EvoNormB0' ? lowerEvoNormB0(args as never) : lowerEvoNormS0(args as never)) as unknown as Int8Node);
+        break;
+      }
+      case 'PolyNorm': {
+        const { i, inInfo } = io();
+        const o = newOut(outName, outShape);
+        const p = (layer.params as () => { w: number[]; b: number })();
+        const eps = (layer as unknown as { eps: number }).eps;
+        b.push(lowerPolyNorm({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), w: p.w, b: p.b, eps }) as unknown as Int8Node);
+        break;
+      }
+      case 'EarlyExitHead': {
+        const p = (layer.params as () => { mix: number; kernel: number[]; bias: number[]; channels: number; numClasses: number })();
+        const { i, inInfo } = io();
+        let pooled = i;
+        if (inInfo.shape.length > 1) {
+          pooled = newOut(`${name}/pooled`, [p.channels]);
+          early(lowerMixPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), mix: p.mix }) as unknown as Int8Node);
+        }
+        const logits = newOut(outName, outShape);
+        early(lowerDense({ name: `${name}_fc`, inputs: [pooled], outputs: [logits], in: b.info(pooled), out: b.info(logits), kernel: p.kernel, bias: p.bias, activation: 'linear' }) as unknown as Int8Node);
+        early(lowerExitDecision({ name: `${name}_decide`, inputs: [logits], outputs: [], in: b.info(logits), out: b.info(logits), threshold: exitThreshold }) as unknown as Int8Node);
+        break;
+      }
+      case 'ConceptBottleneck': {
+        const p = (layer.params as () => {
+          inputDim: number; numConcepts: number; numClasses: number; bottleneck: 'probability' | 'logit';
+          interventionLogits?: Array<[number, number]>; conceptKernel: Float32Array; conceptBias: Float32Array; headKernel: Float32Array; headBias: Float32Array;
+        })();
+        const { i, inInfo } = io();
+        const k = p.numConcepts;
+        const z = newOut(`${name}/z`, [k]);
+        b.push(lowerDense({ name: `${name}_concepts`, inputs: [i], outputs: [z], in: inInfo, out: b.info(z), kernel: p.conceptKernel, bias: p.conceptBias, activation: 'linear' }) as unknown as Int8Node);
+        const zInfo = b.info(z);
+        const [conceptsName, logitsName] = [node.outputs[1]!, node.outputs[0]!];
+        const zi = b.add(`${name}/z_intervened`, [k], zInfo);
+        const low = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[0]) : new Array<number>(k).fill(-6);
+        const high = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[1]) : new Array<number>(k).fill(6);
+        b.push(lowerConceptIntervene({ name: `${name}_intervene`, inputs: [z], outputs: [zi], in: zInfo, out: b.info(zi), lowLogits: low, highLogits: high }) as unknown as Int8Node);
+        const concepts = newOut(conceptsName, [k]);
+        b.push(lowerLut({ name: `${name}_sigmoid`, inputs: [zi], outputs: [concepts], in: b.info(zi), out: b.info(concepts), fn: sigmoid, fnName: 'sigmoid' }) as unknown as Int8Node);
+        const headIn = p.bottleneck === 'logit' ? zi : concepts;
+        const logits = newOut(logitsName, [p.numClasses]);
+        b.push(lowerDense({ name: `${name}_head`, inputs: [headIn], outputs: [logits], in: b.info(headIn), out: b.info(logits), kernel: p.headKernel, bias: p.headBias, activation: 'linear' }) as unknown as Int8Node);
+        break;
+      }
+      default:
+        throw new ConfigError({ layer: name }, 'class', 'a layer with an int8 lowering (Conv2D, DepthwiseConv2D, Dense, BatchNormalization after conv/dense, AveragePooling2D, Flatten, Reshape, Add, Activation, ReLU, and the tinyblocks blocks)', cls);
+    }
+  }
+
+  const outputRoles = roles(model, options);
+  const result: Int8Graph = {
+    format: INT8_GRAPH_FORMAT,
+    version: INT8_GRAPH_VERSION,
+    name: cIdentifier(options.name ?? model.name),
+    tensors: b.tensors,
+    nodes: b.schedule(input),
+    input,
+    outputs: graph.outputs.map((t, k) => ({ tensor: tensorOf(t, 'outputs'), role: outputRoles[k] ?? 'exit' })),
+    meta: { exitThreshold, calibration: options.method ?? 'percentile', ...(options.meta ?? {}) },
+  };
+  validateGraph(result);
+  return result;
+}
+
+function inputIsDelta(node: GraphNode, graph: ReturnType<typeof modelGraph>): boolean {
+  const producer = graph.nodes.find((n) => n.outputs.includes(node.inputs[0]!));
+  return producer !== undefined && className(producer.layer) === 'Delta';
+}
+
+function cIdentifier(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(s) ? s : `m_${s}`;
+}
+
+/**
+ * Folds y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta into the conv:
+ * kernel[..., c] *= g[c], bias[c] = (b[c] - mean[c]) * g[c] + beta[c], g = gamma / sqrt(var + eps).
+ * The output channel is the last kernel axis for Conv2D / Dense, the third for DepthwiseConv2D.
+ */
+export function foldBatchNorm(
+  bn: Layer,
+  kernel: Float32Array,
+  bias: Float32Array | undefined,
+  cls: string,
+): { kernel: Float32Array; bias: Float32Array } {
+  const cfg = bn.getConfig() as { axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
+  const axis = Array.isArray(cfg.axis) ? cfg.axis[0] : cfg.axis;
+  if (axis !== undefined && axis !== -1 && axis !== (bn.inputSpec?.[0]?.ndim ?? 0) - 1) {
+    throw new ConfigError({ layer: bn.name }, 'axis', '-1 (the channel axis) to fold into the layer before', cfg.axis);
+  }
+  const byName = new Map(bn.weights.map((w) => [w.originalName.split('/').pop()!, w.read().dataSync() as Float32Array]));
+  const mean = byName.get('moving_mean')!;
+  const variance = byName.get('moving_variance')!;
+  const c = mean.length;
+  const gamma = byName.get('gamma') ?? new Float32Array(c).fill(1);
+  const beta = byName.get('beta') ?? new Float32Array(c).fill(0);
+  const eps = cfg.epsilon ?? 1e-3;
+  const g = Float64Array.from(gamma, (v, i) => v / Math.sqrt(variance[i]! + eps));
+  const outK = new Float32Array(kernel.length);
+  // conv/dense: channel is the last axis; depthwise [KH, KW, C, 1]: channel = index % C as well
+  for (let i = 0; i < kernel.length; i++) outK[i] = kernel[i]! * g[i % c]!;
+  if (cls === 'DepthwiseConv2D' && kernel.length % c !== 0) throw new ConfigError({ layer: bn.name }, 'channels', `a divisor of the kernel size ${kernel.length}`, c);
+  const outB = Float32Array.from({ length: c }, (_, i) => ((bias?.[i] ?? 0) - mean[i]!) * g[i]! + beta[i]!);
+  return { kernel: outK, bias: outB };
+}
+
+/**
+ * Calibrates and lowers in one call.
+ * `calibration`: float input batches (e.g. [B, 28, 28, 1] in [0, 1]); they are read, not disposed.
+ */
+export function quantizeModel(model: tfl.LayersModel, calibration: Calibration, options: QuantizeOptions = {}): Int8Graph {
+  let batches: () => Iterable<tf.Tensor>;
+  if (typeof calibration === 'function') batches = calibration;
+  else if ((calibration[Symbol.iterator]() as unknown) === calibration) {
+    const list = [...calibration]; // a one-shot iterator: keep the batches for the two passes
+    batches = () => list;
+  } else batches = () => calibration;
+  const equalize = options.equalize ?? true;
+  tf.engine().startScope();
+  const eq = equalize ? equalizeOutlierChannels(model, batches(), equalize === true ? {} : equalize) : null;
+  try {
+    const graph = lowerModel(model, calibrateModel(model, batches(), options), options);
+    if (eq && eq.pairs.length > 0) graph.meta['equalized'] = eq.pairs as unknown as Record<string, unknown>[];
+    return graph;
+  } finally {
+    eq?.restore();
+    tf.engine().endScope();
+  }
+}
+
+/** Float input values -> int8 codes with the graph input's quantization. */
+export function quantizeInput(graph: Int8Graph, values: ArrayLike<number>): Int8Array {
+  const t = graph.tensors[graph.input]!;
+  const out = new Int8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const q = roundHalfAway(values[i]! / t.scale) + t.zeroPoint;
+    out[i] = q < -128 ? -128 : q > 127 ? 127 : q;
+  }
+  return out;
+}
