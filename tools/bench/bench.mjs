@@ -2,6 +2,8 @@
 //  1. The reference model on cpu vs wasm: forward images/s at batch 1 and 64, training images/s.
 //  2. Each block's forward time relative to tf.relu on the same tensor (wasm and cpu), with the
 //     number of kernel dispatches, which is what bounds a chain of small elementwise ops.
+//  3. int8: float vs int8 accuracy, flash and peak SRAM of the export, host C inferences/s vs
+//     tfjs-wasm float at batch 1.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tinyblocks/core';
 import { crrelu } from '@tinyblocks/crrelu';
@@ -115,4 +117,50 @@ for (const backend of ['wasm', 'cpu']) {
   console.log(`\n## Block forward cost on ${backend}, tensor [${SHAPE.join(', ')}] (${SHAPE.reduce((a, b) => a * b).toLocaleString('en-US')} values)\n`);
   console.log(table(['op', 'ms/call', 'vs relu', 'kernels', 'goal'], rows));
   if (misses.length) console.log(`what limits the missed goals:\n  ${misses.join('\n  ')}`);
+}
+
+// ---- 3. int8: accuracy float vs int8, flash and SRAM, host C inferences/s vs tfjs-wasm float
+{
+  const { loadModel } = await import('@tinyblocks/core/node');
+  const { evaluate, evaluateInt8, imageBatch, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
+  const { generateC, writeExport } = await import('@tinyblocks/export-c');
+  const { benchHost } = await import('@tinyblocks/verify');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const fs = await import('node:fs');
+  await initBackend('wasm');
+  const model = await loadModel(shippedModelDir());
+  const info = modelInfo(model);
+  let test;
+  try {
+    test = QUICK ? loadFashionMnist({ split: 'test', source: 'subset' }) : loadFashionMnist({ split: 'test', source: 'full' });
+  } catch {
+    test = loadFashionMnist({ split: 'test', source: 'subset' });
+  }
+  const graph = quantizeWithImages(model, data, { outputRoles: info.outputRoles });
+  const float = evaluate(model, info, test);
+  const int8 = evaluateInt8(graph, test);
+  const generated = generateC(graph);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-bench-'));
+  try {
+    writeExport(path.join(dir, 'c'), generated);
+    const inputs = Array.from({ length: 64 }, (_, i) => imageCodes(graph, test, i));
+    const host = await benchHost(path.join(dir, 'c'), inputs, { iterations: QUICK ? 200 : 2000 });
+    const one = imageBatch(test.images, [0]);
+    const wasm1 = 1 / timeIt(() => tf.tidy(() => { model.predict(one)[0].dataSync(); }));
+    one.dispose();
+    const t = generated.report.totals;
+    const p = generated.report.plan;
+    console.log(`\n## int8 (tinyblocks export of the shipped model; accuracy on ${test.count} ${test.source === 'full' ? 'Fashion-MNIST test' : 'shipped subset test'} images)\n`);
+    console.log(table(['measure', 'value', 'baseline (same run)', 'ratio'], [
+      ['accuracy, int8 (TS integer reference = C bytes)', int8.accuracy.toFixed(4), `float ${float.accuracy.toFixed(4)}`, `${((int8.accuracy - float.accuracy) * 100).toFixed(2)} pp`],
+      ['flash: weights, biases, multipliers, tables', `${t.flashDataBytes.toLocaleString('en-US')} B`, `float32 weights ${(model.countParams() * 4).toLocaleString('en-US')} B`, `${(t.flashDataBytes / (model.countParams() * 4)).toFixed(3)}x`],
+      ['peak SRAM: arena + stream state', `${(t.arenaBytes + t.stateBytes).toLocaleString('en-US')} B`, `greedy-by-size arena ${p.greedyBySize.toLocaleString('en-US')} B`, `arena ${p.ratio.toFixed(3)}x`],
+      [`inferences/s, batch 1: host C (${host.flags.join(' ')})`, Math.round(host.inferencesPerSecond).toLocaleString('en-US'), `tfjs-wasm float ${Math.round(wasm1).toLocaleString('en-US')}`, `${(host.inferencesPerSecond / wasm1).toFixed(1)}x`],
+    ]));
+    const drop = (float.accuracy - int8.accuracy) * 100;
+    console.log(`target: int8 within 0.5 pp of float: ${drop <= 0.5 ? 'met' : 'MISSED'} (${drop.toFixed(2)} pp); arena <= greedy-by-size: ${p.arenaSize <= p.greedyBySize ? 'met' : 'MISSED'}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

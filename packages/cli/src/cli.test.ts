@@ -8,6 +8,7 @@ import { run } from './cli.js';
 import { formatDuration, ProgressBar } from './progress.js';
 
 const bin = path.resolve(import.meta.dirname, '../dist/bin.js');
+const HAS_CC = spawnSync(process.env.CC ?? 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -77,15 +78,19 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
   });
 
   it('the built binary runs the demo end to end and exits 0 (2 on bad input)', () => {
-    const demo = execFileSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
+    const demo = execFileSync(process.execPath, [bin, 'demo', '--out', path.join(tmp, 'demo-c')], { encoding: 'utf8' });
     expect(demo).toContain('concept bottleneck, test image');
     expect(demo).toMatch(/intervention: "high top" = 1, "open" = 0 -> predicted Ankle boot/);
     expect(demo).toContain('delta layer on a 32-frame moving Fashion-MNIST stream');
-    expect(demo.trim().split('\n').pop()).toMatch(/^accuracy: 0\.\d{4} on 2000 images$/);
+    const tail = demo.trim().split('\n').slice(-3);
+    expect(tail[0]).toMatch(/^accuracy: float 0\.\d{4}, int8 0\.\d{4} on 2000 images$/);
+    expect(tail[1]).toMatch(/^sizes: flash [\d,]+ bytes of weights and tables, peak SRAM [\d,]+ bytes, [\d,]+ MACs per image$/);
+    expect(tail[2]).toMatch(HAS_CC ? /^verify host: (\d+)\/\1 bit-exact$/ : /^verify host: skipped/);
+    expect(demo).toMatch(/int8 delta layer \(delta6_fc7\) on the same 32-frame stream: [\d.]+% of its MACs executed, [\d.]+% skipped; every frame's logits equal a fresh run: 32\/32/);
     const bad = spawnSync(process.execPath, [bin, 'eval', path.join(tmp, 'nope')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('error: ');
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('progress bar', () => {

@@ -1,12 +1,13 @@
 /** Text reports shared by eval, info and demo. */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { modelGraph, runGraph, type ModelCount } from '@tinyblocks/core';
+import { modelGraph, runGraph as runFloatGraph, type ModelCount } from '@tinyblocks/core';
+import { createStream, type Int8Graph, OPS, runGraph } from '@tinyblocks/int8';
 import { intervene } from '@tinyblocks/concept-bottleneck';
 import { FASHION_CONCEPTS, FASHION_MNIST_CLASSES, movingFashionMnist } from '@tinyblocks/datasets';
 import { Delta, temporalSparsity } from '@tinyblocks/delta';
 import { sweepThresholds } from '@tinyblocks/early-exit';
-import { imageBatch, range, type ImageSet } from '@tinyblocks/models';
+import { argmax, imageBatch, imageCodes, range, type ImageSet, type Int8EvalResult } from '@tinyblocks/models';
 import { table } from './table.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -94,10 +95,54 @@ export function deltaStreamReport(model: tfl.LayersModel, set: ImageSet, index: 
     const x = imageBatch(clip, range(frames));
     const graph = modelGraph(model);
     const node = graph.nodes.find((n) => n.layer === delta)!;
-    const values = runGraph(graph, x, { stopAfter: (n) => n === node });
+    const values = runFloatGraph(graph, x, { stopAfter: (n) => n === node });
     const q = values.get(node.outputs[0]!)!;
     const sparsity = temporalSparsity(q, 0);
     const next = graph.nodes.find((n) => n.inputs.includes(node.outputs[0]!));
     return `delta layer on a ${frames}-frame moving Fashion-MNIST stream: ${pct(sparsity)} of its outputs unchanged between frames, so a delta network skips that share of ${next ? `${next.layer.name}'s` : 'the next layer'} MACs`;
   });
+}
+
+// ---------------------------------------------------------------- int8 (the TS integer reference)
+
+/** Exit heads' int8 early exit on a set: accuracy, exits taken and MACs actually executed. */
+export function int8EarlyExitReport(result: Int8EvalResult, threshold: number): string {
+  const e = result.earlyExit!;
+  return [
+    `int8 early exit (max softmax >= ${threshold}, decided from int8 logits): accuracy ${e.accuracy.toFixed(4)}`,
+    `  answered by ${e.exitRates.map((r, i) => `exit${i + 1} ${pct(r)}`).join(', ')}, final ${pct(1 - e.exitRates.reduce((a, b) => a + b, 0))}`,
+    `  MACs executed: ${Math.round(e.avgMacs).toLocaleString('en-US')} of ${Math.round(result.fullMacs).toLocaleString('en-US')} per image (${pct(e.saved)} saved)`,
+  ].join('\n');
+}
+
+/** The same intervention as interventionReport, run on the int8 graph (concept codes replaced). */
+export function int8InterventionReport(graph: Int8Graph, set: ImageSet, index: number, overwrite: Partial<Record<(typeof FASHION_CONCEPTS)[number], 0 | 1>>): string {
+  const x = imageCodes(graph, set, index);
+  const iv = new Int8Array(FASHION_CONCEPTS.length).fill(-1);
+  for (const [name, v] of Object.entries(overwrite)) iv[FASHION_CONCEPTS.indexOf(name as (typeof FASHION_CONCEPTS)[number])] = v!;
+  const before = argmax(runGraph(graph, x).logits);
+  const after = argmax(runGraph(graph, x, { interventions: iv }).logits);
+  const what = Object.entries(overwrite).map(([name, v]) => `"${name}" = ${v}`).join(', ');
+  return `int8 concept intervention on test image #${index}: predicted ${FASHION_MNIST_CLASSES[before]}; ${what} -> predicted ${FASHION_MNIST_CLASSES[after]}`;
+}
+
+/** The int8 delta_dense op on a moving stream: MACs it executes vs a dense layer, outputs equal to fresh runs. */
+export function int8DeltaStreamReport(graph: Int8Graph, set: ImageSet, index: number, frames = 32): string {
+  const node = graph.nodes.find((n) => n.op === 'delta_dense');
+  if (!node) return 'int8 delta layer: none in this graph';
+  const clip = movingFashionMnist({ image: set.images.subarray(index * 784, (index + 1) * 784), frames, seed: 7 });
+  const frameSet = { images: clip, labels: new Uint8Array(frames), count: frames };
+  const stream = createStream(graph);
+  const at = graph.nodes.indexOf(node);
+  const denseMacs = OPS.get('delta_dense')!.macs(node, graph);
+  let executed = 0;
+  let equal = 0;
+  for (let t = 0; t < frames; t++) {
+    const x = imageCodes(graph, frameSet, t);
+    const streamed = stream.run(x);
+    executed += streamed.nodeMacs[at]!;
+    if (streamed.logits.every((v, i) => v === runGraph(graph, x).logits[i])) equal++;
+  }
+  const share = executed / (denseMacs * frames);
+  return `int8 delta layer (${node.name}) on the same ${frames}-frame stream: ${pct(share)} of its MACs executed, ${pct(1 - share)} skipped; every frame's logits equal a fresh run: ${equal}/${frames}`;
 }

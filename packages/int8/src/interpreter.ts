@@ -32,6 +32,8 @@ export interface RunOutput {
   exitTaken: number;
   /** MACs actually executed. */
   macs: number;
+  /** MACs executed by each node (index as graph.nodes; 0 for nodes not run). */
+  nodeMacs: number[];
 }
 
 type StateMap = Map<string, unknown>;
@@ -52,27 +54,29 @@ function execute(graph: Int8Graph, input: Int8Array, options: RunOptions, states
   const tensors: Array<Int8Array | undefined> = new Array(graph.tensors.length);
   tensors[graph.input] = input;
   let macs = 0;
+  const nodeMacs = new Array<number>(graph.nodes.length).fill(0);
   let exitIndex = 0;
   for (let i = 0; i < graph.nodes.length; i++) {
     const node = graph.nodes[i]!;
     const def = opOf(node);
     const result = def.run(node, node.inputs.map((id) => tensors[id]!), graph, ctx);
     result.outputs.forEach((t, j) => (tensors[node.outputs[j]!] = t));
-    macs += result.macs ?? def.macs(node, graph);
+    nodeMacs[i] = result.macs ?? def.macs(node, graph);
+    macs += nodeMacs[i]!;
     options.onNode?.(node, i, result.outputs);
     if (result.exit !== undefined) {
       if (result.exit && options.exits) {
-        return finish(graph, tensors, macs, exitIndex, tensors[node.inputs[0]!]!);
+        return finish(graph, tensors, macs, nodeMacs, exitIndex, tensors[node.inputs[0]!]!);
       }
       exitIndex++;
     }
   }
   const logitsOut = graph.outputs.find((o) => o.role === 'logits') ?? graph.outputs[0]!;
-  return finish(graph, tensors, macs, -1, tensors[logitsOut.tensor]!);
+  return finish(graph, tensors, macs, nodeMacs, -1, tensors[logitsOut.tensor]!);
 }
 
-function finish(graph: Int8Graph, tensors: Array<Int8Array | undefined>, macs: number, exitTaken: number, logits: Int8Array): RunOutput {
-  return { tensors, outputs: graph.outputs.map((o) => tensors[o.tensor]), logits, exitTaken, macs };
+function finish(graph: Int8Graph, tensors: Array<Int8Array | undefined>, macs: number, nodeMacs: number[], exitTaken: number, logits: Int8Array): RunOutput {
+  return { tensors, outputs: graph.outputs.map((o) => tensors[o.tensor]), logits, exitTaken, macs, nodeMacs };
 }
 
 /** One inference with fresh state (delta layers see a first frame). */

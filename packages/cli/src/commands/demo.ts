@@ -1,15 +1,27 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { countModel, initBackend } from '@tinyblocks/core';
 import { loadModel } from '@tinyblocks/core/node';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '@tinyblocks/datasets';
-import { evaluate, modelInfo, shippedModelDir } from '@tinyblocks/models';
+import { generateC, writeExport } from '@tinyblocks/export-c';
+import { evaluate, evaluateInt8, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } from '@tinyblocks/models';
+import { VerifyError, verifyHost } from '@tinyblocks/verify';
+import { intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
-import { deltaStreamReport, earlyExitReport, interventionReport, layerTable } from '../reports.js';
+import { deltaStreamReport, earlyExitReport, int8DeltaStreamReport, int8EarlyExitReport, int8InterventionReport, interventionReport, layerTable } from '../reports.js';
+import { exportTotals } from './export.js';
 
-export const DEMO_HELP = `tinyblocks demo
+export const DEMO_HELP = `tinyblocks demo [--out <dir>] [--count N]
   the shipped reference model on the shipped Fashion-MNIST subset (no download): layers, accuracy,
-  early exits, a concept intervention and the delta layer on a moving stream`;
+  early exits, a concept intervention and the delta layer on a moving stream; then the same model
+  in int8 (post-training quantization), exported as C and verified bit-exact on this machine
+  --out     where the C code goes (default: <tmp>/tinyblocks-demo/reference)
+  --count   test images compiled C is verified on (default 200)`;
 
-export async function demo(_argv: string[], io: Io): Promise<number> {
+export async function demo(argv: string[], io: Io): Promise<number> {
+  const { values } = parse('demo', argv, { out: { type: 'string' }, count: { type: 'string' } });
+  const outDir = values.out ?? path.join(os.tmpdir(), 'tinyblocks-demo', 'reference');
+  const count = intOption('demo', 'count', values.count, 200);
   await initBackend('wasm');
   const dir = shippedModelDir();
   const model = await loadModel(dir);
@@ -22,8 +34,38 @@ export async function demo(_argv: string[], io: Io): Promise<number> {
   print(io, '', earlyExitReport(model, set), '');
   // a sneaker: assert it covers the ankle and is closed, and the prediction follows to Ankle boot
   const sneaker = set.labels.indexOf(FASHION_MNIST_CLASSES.indexOf('Sneaker'));
-  print(io, interventionReport(model, set, sneaker, { 'high top': 1, open: 0 }), '');
+  const overwrite = { 'high top': 1, open: 0 } as const;
+  print(io, interventionReport(model, set, sneaker, overwrite), '');
   print(io, deltaStreamReport(model, set, sneaker), '');
-  print(io, `accuracy: ${result.accuracy.toFixed(4)} on ${result.count} images`);
+
+  // ---- int8: quantize, measure with the TS integer reference, export C, verify on the host
+  print(io, '== int8: post-training quantization (percentile calibration on 500 shipped training images)');
+  const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles });
+  const threshold = Number(graph.meta['exitThreshold']);
+  const q = evaluateInt8(graph, set, { exits: true });
+  print(io, `int8 accuracy on the ${set.count} shipped test images (TypeScript integer reference = the C code's bytes)`);
+  for (const h of q.heads) print(io, `  ${h.name.padEnd(8)} ${h.role.padEnd(6)} ${h.accuracy.toFixed(4)}`);
+  print(io, '', int8EarlyExitReport(q, threshold), int8InterventionReport(graph, set, sneaker, overwrite), int8DeltaStreamReport(graph, set, sneaker), '');
+
+  const generated = generateC(graph);
+  writeExport(outDir, generated);
+  print(io, `== C code: ${Object.keys(generated.files).length} files in ${outDir} (tinyblocks export ${dir} --out <dir> writes them anywhere)`, ...exportTotals(generated.report), '');
+
+  let verifyLine: string;
+  try {
+    const inputs = Array.from({ length: Math.min(count, set.count) }, (_, i) => imageCodes(graph, set, i));
+    const v = await verifyHost(outDir, inputs);
+    print(io, `== compiled with the host C compiler (${v.builds.join(', ')}), ran ${v.count} test images in 4 modes (${v.modes.join(', ')})`);
+    verifyLine = `verify host: ${v.exact}/${v.count} bit-exact`;
+  } catch (e) {
+    if (!(e instanceof VerifyError)) throw e;
+    print(io, `== C verification skipped: ${e.message}`);
+    verifyLine = 'verify host: skipped (no C compiler; apt-get install gcc)';
+  }
+  print(io, '',
+    `accuracy: float ${result.accuracy.toFixed(4)}, int8 ${q.accuracy.toFixed(4)} on ${set.count} images`,
+    `sizes: flash ${generated.report.totals.flashDataBytes.toLocaleString('en-US')} bytes of weights and tables, peak SRAM ${(generated.report.totals.arenaBytes + generated.report.totals.stateBytes).toLocaleString('en-US')} bytes, ${generated.report.totals.macs.toLocaleString('en-US')} MACs per image`,
+    verifyLine,
+  );
   return 0;
 }
