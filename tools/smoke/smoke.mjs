@@ -60,7 +60,13 @@ try {
   const info = run(path.join(app, 'node_modules/.bin/tinyblocks'), ['info', 'node_modules/@tinyblocks/models/model/reference'], app);
   if (!/^total\s/m.test(info)) throw new Error(`tinyblocks info printed no totals:\n${info}`);
   console.log(`cli: tinyblocks info on the shipped model: ${info.trim().split('\n').pop().trim().replace(/\s+/g, ' ')}`);
-  console.log('smoke: 3 passed, 0 failed');
+  // int8 export and host verification from the tarballs: the C runtime ships in @tinyblocks/int8
+  const bin = path.join(app, 'node_modules/.bin/tinyblocks');
+  run(bin, ['export', 'node_modules/@tinyblocks/models/model/reference', '--out', 'c-export', '--calib-count', '50', '--backend', 'cpu'], app);
+  const verified = run(bin, ['verify', 'c-export', '--target', 'host', '--count', '5', '--data', 'subset'], app).trim().split('\n').pop();
+  if (verified !== 'verify host: 5/5 bit-exact') throw new Error(`tinyblocks verify from the tarballs: ${verified}`);
+  console.log(`cli: tinyblocks export + verify from the tarballs: ${verified}`);
+  console.log('smoke: 4 passed, 0 failed');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -66,6 +66,21 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     expect(evaluated.out).toContain('early exit (rule: max softmax >= threshold');
   }, 120_000);
 
+  it('qat fine-tunes with fake quantization, saves a model that loads, and reports float and int8 accuracy', async () => {
+    const out = path.join(tmp, 'small-qat');
+    const r = await cli('qat', path.join(tmp, 'small'), '--out', out, '--epochs', '1');
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('qat epoch 1/1 [');
+    expect(r.out).toMatch(/QAT: 46 steps in \d+s on 3000 subset images/);
+    const m = /float (0\.\d{4}) -> (0\.\d{4}), int8 (0\.\d{4}) -> (0\.\d{4})/.exec(r.out)!;
+    expect(m).not.toBeNull();
+    // a small model trained on 256 images: int8 tracks float before and after fine-tuning
+    expect(Math.abs(Number(m[1]) - Number(m[3]))).toBeLessThan(0.05);
+    expect(Math.abs(Number(m[2]) - Number(m[4]))).toBeLessThan(0.05);
+    const evaluated = await cli('eval', out, '--data', 'subset');
+    expect(evaluated.out.trim().split('\n').at(-1)).toBe(`accuracy: ${m[2]} on 2000 images`);
+  }, 300_000);
+
   it('info lists every layer with params and MACs that add up', async () => {
     const { code, out } = await cli('info', shippedModelDir());
     expect(code).toBe(0);

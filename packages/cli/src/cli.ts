@@ -5,6 +5,7 @@ import { train, TRAIN_HELP } from './commands/train.js';
 import { demo, DEMO_HELP } from './commands/demo.js';
 import { exportCommand, EXPORT_HELP } from './commands/export.js';
 import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
+import { qatCommand, QAT_HELP } from './commands/qat.js';
 import { print, type Io } from './io.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number>; help: string }> = {
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number
   info: { run: infoCommand, help: INFO_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
   verify: { run: verifyCommand, help: VERIFY_HELP },
+  qat: { run: qatCommand, help: QAT_HELP },
   demo: { run: demo, help: DEMO_HELP },
 };
 
