@@ -1,6 +1,7 @@
 import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { channelRequant, requantizeWith } from './fixed-point.js';
 import {
   INT32_MAX,
   INT32_MIN,
@@ -181,5 +182,37 @@ describe('requantize and saturation', () => {
   it('roundHalfAway is C lround', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, -0.3].map(roundHalfAway)).toEqual([1, 2, 3, -1, -2, -3, 0, 0]);
     expect(Object.is(roundHalfAway(-0.3), 0)).toBe(true);
+  });
+});
+
+describe("requantizeWith (the kernels' per-channel fast path) equals requantize and the BigInt reference", () => {
+  const mult = fc.oneof(fc.constantFrom(0, 1, 2 ** 16 - 1, 2 ** 16, 2 ** 30, 2 ** 31 - 1), fc.integer({ min: 0, max: 2 ** 31 - 1 }));
+  const want = (acc: number, m: number, s: number, zp: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, refMbqm(acc, m, s) + zp));
+  it('on every int32 edge x multiplier edge x shift', () => {
+    for (const m of [0, 1, 65535, 65536, 2 ** 30, 1518500250, 2 ** 31 - 1]) {
+      const shifts = Int32Array.from({ length: 62 }, (_, i) => i - 31);
+      const rq = channelRequant(new Int32Array(62).fill(m), shifts);
+      for (const acc of EDGES) {
+        for (let c = 0; c < 62; c++) {
+          const got = requantizeWith(acc, rq, c, 3, -128, 127);
+          expect(got, `acc ${acc} m ${m} shift ${shifts[c]}`).toBe(requantize(acc, m, shifts[c]!, 3, -128, 127));
+          expect(got, `acc ${acc} m ${m} shift ${shifts[c]}`).toBe(want(acc, m, shifts[c]!, 3, -128, 127));
+        }
+      }
+    }
+  });
+  it('on random int32 accumulators, multipliers, shifts, zero points and clamps', () => {
+    fc.assert(
+      fc.property(int32, mult, shiftArb, fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 0 }), fc.integer({ min: 0, max: 127 }), (acc, m, s, zp, lo, hi) => {
+        const rq = channelRequant(Int32Array.of(7, m), Int32Array.of(0, s));
+        const got = requantizeWith(acc, rq, 1, zp, lo, hi);
+        return got === requantize(acc, m, s, zp, lo, hi) && got === want(acc, m, s, zp, lo, hi);
+      }),
+      { seed: 8, numRuns: 200_000 },
+    );
+  });
+  it('channelRequant rejects a negative multiplier and a shift outside [-31, 30]', () => {
+    expect(() => channelRequant(Int32Array.of(-1), Int32Array.of(0))).toThrow(/multipliers\[0\]/);
+    expect(() => channelRequant(Int32Array.of(1, 1), Int32Array.of(0, 31))).toThrow(/shifts\[1\]/);
   });
 });

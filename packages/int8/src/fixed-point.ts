@@ -2,9 +2,11 @@
  * Integer fixed-point arithmetic of the TFLite int8 convention (gemmlowp / CMSIS-NN default).
  *
  * Every value here is an int32 held in a plain JS number. Products of two int32 need 62 bits, more
- * than a double holds exactly, so `saturatingRoundingDoublingHighMul` splits the magnitudes into
- * 16-bit halves: every partial product stays below 2^53 and the result is exact. (BigInt would be
- * exact too but allocates on every call; the tests check this code against a BigInt reference.)
+ * than a double holds exactly, so the doubling high multiply splits the multiplier into 16-bit
+ * halves: every partial product stays below 2^53 and the result is exact. (BigInt would be exact
+ * too but allocates on every call; the tests check this code against a BigInt reference.) The
+ * rounding lives in two private functions, `srdhm` and `rdpot`; the exported scalar functions and
+ * the per-channel `requantizeWith` of the kernels' hot loops all go through them.
  *
  * Rounding is PINNED to TFLite's default ("double rounding"):
  *   multiplyByQuantizedMultiplier(x, M, s) =
@@ -22,6 +24,7 @@ export const INT32_MAX = 2147483647;
 export const INT8_MIN = -128;
 export const INT8_MAX = 127;
 
+const TWO_15 = 32768;
 const TWO_16 = 65536;
 const TWO_30 = 1073741824;
 const TWO_31 = 2147483648;
@@ -76,6 +79,33 @@ export function multiplierToReal(m: QuantizedMultiplier): number {
   return m.multiplier * 2 ** (m.shift - 31);
 }
 
+// ---------------------------------------------------------------- the rounding (one copy)
+
+/**
+ * trunc((x * m + nudge) / 2^31), nudge = 2^30 for x * m >= 0 and 1 - 2^30 otherwise, for a
+ * multiplier m = mHi * 2^16 + mLo in [0, 2^31] and |x| <= 2^31: exact. x * m = A * 2^16 + B with
+ * A = x * mHi (|A| <= 2^46) and B = x * mLo (|B| < 2^47); A = Ah * 2^15 + Al (0 <= Al < 2^15), so
+ * x * m + nudge = Ah * 2^31 + R with R = Al * 2^16 + B + nudge exact, and the truncating division
+ * is Ah + floor(R / 2^31) (x * m >= 0) or Ah + ceil(R / 2^31) (x * m < 0). May return -0.
+ */
+function srdhm(x: number, mHi: number, mLo: number): number {
+  const a = x * mHi;
+  const ah = Math.floor(a / TWO_15);
+  const negative = x < 0 && (mHi | mLo) !== 0;
+  const r = (a - ah * TWO_15) * TWO_16 + x * mLo + (negative ? 1 - TWO_30 : TWO_30);
+  return ah + (negative ? Math.ceil(r / TWO_31) : Math.floor(r / TWO_31));
+}
+
+/** x / 2^right rounded half away from zero, for an int32 x, right in [0, 31], mask = 2^right - 1. */
+function rdpot(x: number, right: number, mask: number): number {
+  return (x >> right) + ((x & mask) > (mask >> 1) + (x < 0 ? 1 : 0) ? 1 : 0);
+}
+
+/** 2^e - 1 for e in [0, 31] (no Math.pow). */
+function lowMask(e: number): number {
+  return 0x7fffffff >>> (31 - e);
+}
+
 /**
  * gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b rounded to nearest,
  * `trunc((a*b + (a*b >= 0 ? 2^30 : 1 - 2^30)) / 2^31)`; the one overflow case a = b = INT32_MIN
@@ -83,24 +113,11 @@ export function multiplierToReal(m: QuantizedMultiplier): number {
  * -1.5 -> -1), a positive one up (0.5 -> 1), i.e. ties go toward +infinity. Kept as is: bit-exact.
  */
 export function saturatingRoundingDoublingHighMul(a: number, b: number): number {
-  if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
-  const negative = a < 0 !== b < 0;
-  const ua = a < 0 ? -a : a; // magnitudes <= 2^31, exact
-  const ub = b < 0 ? -b : b;
-  const ah = Math.floor(ua / TWO_16);
-  const al = ua - ah * TWO_16;
-  const bh = Math.floor(ub / TWO_16);
-  const bl = ub - bh * TWO_16;
-  // |a*b| = hh * 2^32 + mid * 2^16 + ll, each part exact (< 2^33)
-  const hh = ah * bh;
-  const mid = ah * bl + al * bh;
-  const ll = al * bl;
-  const midHi = Math.floor(mid / TWO_16);
-  // For a*b < 0 the nudge 1 - 2^30 and truncation toward zero equal, on the magnitude,
-  // floor((|ab| + 2^30 - 1) / 2^31), negated.
-  const low = ll + (mid - midHi * TWO_16) * TWO_16 + (negative ? TWO_30 - 1 : TWO_30); // < 2^34
-  const r = 2 * (hh + midHi) + Math.floor(low / TWO_31);
-  return negative ? -r | 0 : r;
+  if (b < 0) {
+    if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
+    return srdhm(-a, -b >>> 16, -b & 0xffff) | 0; // the same product; -a may be 2^31, -b <= 2^31
+  }
+  return srdhm(a, b >>> 16, b & 0xffff) | 0; // | 0: never -0
 }
 
 /**
@@ -111,10 +128,8 @@ export function roundingDivideByPOT(x: number, exponent: number): number {
   if (!(exponent >= 0 && exponent <= 31)) {
     throw new ConfigError({ op: 'roundingDivideByPOT' }, 'exponent', 'an integer in [0, 31]', exponent);
   }
-  const mask = 2 ** exponent - 1; // fits int32 for exponent <= 31
-  const remainder = x & mask;
-  const threshold = (mask >>> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+  const e = exponent | 0;
+  return rdpot(x, e, lowMask(e));
 }
 
 /**
@@ -127,9 +142,8 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
   if (!(shift >= -31 && shift <= 30)) {
     throw new ConfigError({ op: 'multiplyByQuantizedMultiplier' }, 'shift', 'an integer in [-31, 30]', shift);
   }
-  const left = shift > 0 ? shift : 0;
-  const right = shift > 0 ? 0 : -shift;
-  return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x << left, multiplier), right);
+  const right = shift > 0 ? 0 : -shift | 0;
+  return rdpot(saturatingRoundingDoublingHighMul(x << (shift > 0 ? shift : 0), multiplier), right, lowMask(right));
 }
 
 /** Clamp an integer to [lo, hi]. */
@@ -161,4 +175,49 @@ export function requantize(
   actMax = INT8_MAX,
 ): number {
   return clamp(multiplyByQuantizedMultiplier(acc, multiplier, shift) + outZp, actMin, actMax);
+}
+
+/**
+ * Per-channel constants of `requantizeWith`, computed once per kernel run: the multiplier's 16-bit
+ * halves, the shifts split into left and right, and the right shift's remainder mask.
+ */
+export interface ChannelRequant {
+  /** multiplier = mHi * 2^16 + mLo. */
+  mHi: Int32Array;
+  mLo: Int32Array;
+  left: Int32Array;
+  right: Int32Array;
+  /** 2^right - 1. */
+  mask: Int32Array;
+}
+
+/**
+ * `channelRequant(multipliers, shifts)` for `requantizeWith`: multipliers in [0, 2^31 - 1] and
+ * shifts in [-31, 30] (what the ops' validate accepts; ConfigError otherwise).
+ */
+export function channelRequant(multipliers: Int32Array, shifts: Int32Array): ChannelRequant {
+  const n = multipliers.length;
+  const r: ChannelRequant = { mHi: new Int32Array(n), mLo: new Int32Array(n), left: new Int32Array(n), right: new Int32Array(n), mask: new Int32Array(n) };
+  for (let c = 0; c < n; c++) {
+    const m = multipliers[c]!;
+    const s = shifts[c]!;
+    if (!(m >= 0)) throw new ConfigError({ op: 'channelRequant' }, `multipliers[${c}]`, 'an integer in [0, 2^31 - 1]', m);
+    if (!(s >= -31 && s <= 30)) throw new ConfigError({ op: 'channelRequant' }, `shifts[${c}]`, 'an integer in [-31, 30]', s);
+    r.mHi[c] = m >>> 16;
+    r.mLo[c] = m & 0xffff;
+    r.left[c] = s > 0 ? s : 0;
+    r.right[c] = s > 0 ? 0 : -s;
+    r.mask[c] = lowMask(r.right[c]!);
+  }
+  return r;
+}
+
+/**
+ * `requantize(acc, multipliers[c], shifts[c], outZp, actMin, actMax)` for channel c of a
+ * `channelRequant`: the same integers without the per-call checks and shift splitting, for the
+ * kernels' hot loops.
+ */
+export function requantizeWith(acc: number, q: ChannelRequant, c: number, outZp: number, actMin: number, actMax: number): number {
+  const y = rdpot(srdhm(acc << q.left[c]!, q.mHi[c]!, q.mLo[c]!), q.right[c]!, q.mask[c]!) + outZp;
+  return y < actMin ? actMin : y > actMax ? actMax : y;
 }

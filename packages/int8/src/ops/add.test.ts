@@ -3,28 +3,15 @@
  * against the TS kernel byte for byte (separate output and in place), the emitted call compiled
  * and run, validate's errors, and a Cortex-M build.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext } from '../op.js';
+import { describe, expect, it } from 'vitest';
+import type { TensorInfo } from '../graph.js';
 import { add, type AddNode, lowerAdd } from './add.js';
+import { act, caseDriver, CTX, describeC, describeCortexM, graphOf, i8, ints, type KernelCase, lcg, once, sampleOne, tsLine, validateErrors } from './test-c.js';
 
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-
-function graphOf(node: AddNode, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 2, role: 'logits' }], meta: {} };
-}
-
-const i8 = fc.integer({ min: -128, max: 127 });
 const scale = fc.double({ min: 1e-3, max: 1, noNaN: true });
 const shape = fc.oneof(fc.tuple(fc.integer({ min: 1, max: 40 })), fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 })));
-const act = (a: string, v: number) => (a === 'relu' ? Math.max(v, 0) : a === 'relu6' ? Math.min(Math.max(v, 0), 6) : v);
 
 describe('add: lowering + TS kernel vs float64 addition', () => {
   it('within 1 output LSB of sA*(a - zpA) + sB*(b - zpB) (output rounding 0.5 + double rounding 0.5; 2^-20 input steps negligible)', () => {
@@ -32,8 +19,7 @@ describe('add: lowering + TS kernel vs float64 addition', () => {
     fc.assert(
       fc.property(shape, scale, i8, scale, i8, fc.double({ min: 0.3, max: 3, noNaN: true }), i8, fc.constantFrom('linear' as const, 'relu' as const, 'relu6' as const), fc.integer(), (s, sA, zA, sB, zB, outRatio, zOut, activation, seed) => {
         const n = s.reduce((p, q) => p * q, 1);
-        let r = seed >>> 0 || 1;
-        const next = () => ((r = (r * 1103515245 + 12345) >>> 0), (r >>> 8) % 256) - 128;
+        const next = lcg(seed);
         const a = Int8Array.from({ length: n }, next);
         const b = Int8Array.from({ length: n }, next);
         const sOut = ((sA + sB) * outRatio) / 2; // output grid somewhat coarser or finer than the inputs
@@ -79,13 +65,8 @@ describe('add: lowering + TS kernel vs float64 addition', () => {
   });
 });
 
-interface RawCase {
-  node: AddNode;
-  graph: Int8Graph;
-  a: Int8Array;
-  b: Int8Array;
-  mode: number; // 0: separate output, 1: out == a, 2: out == b
-}
+/** inputs [a, b]; mode 0: a separate output, 1: out == a, 2: out == b. */
+type RawCase = KernelCase<AddNode> & { mode: number };
 
 const rawCase: fc.Arbitrary<RawCase> = fc
   .record({
@@ -101,8 +82,7 @@ const rawCase: fc.Arbitrary<RawCase> = fc
     seed: fc.integer(),
   })
   .map((c) => {
-    let r = c.seed >>> 0 || 1;
-    const next = () => ((r = (r * 1103515245 + 12345) >>> 0), (r >>> 8) % 256) - 128;
+    const next = lcg(c.seed);
     const [lo, hi] = c.act[0] <= c.act[1] ? c.act : [c.act[1], c.act[0]];
     // shifts near -(leftShift + 8) keep outputs mostly inside int8, so the clamp is not all there is
     const outShift = c.out[1] < -20 ? c.out[1] : -Math.min(31, c.leftShift + 1 + (-c.out[1] % 4));
@@ -123,122 +103,47 @@ const rawCase: fc.Arbitrary<RawCase> = fc
     };
     const t = (name: string, zp: number) => ({ name, shape: [c.n], scale: 1, zeroPoint: zp });
     const graph = graphOf(node, [t('a', c.zps[0]), t('b', c.zps[1]), t('y', c.zps[2])]);
-    return { node, graph, a: Int8Array.from({ length: c.n }, next), b: Int8Array.from({ length: c.n }, next), mode: c.mode };
+    return { node, graph, inputs: [Int8Array.from({ length: c.n }, next), Int8Array.from({ length: c.n }, next)], mode: c.mode };
   });
 
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_add.h"
-
-static int8_t a[4096], b[4096], out[4096];
-
-static int32_t rd(void) {
-  long v;
-  if (scanf("%ld", &v) != 1) exit(2);
-  return (int32_t)v;
-}
-
-int main(void) {
-  long mode;
-  while (scanf("%ld", &mode) == 1) {
+const DRIVER = caseDriver(
+  'tb_add.h',
+  'static int8_t a[4096], b[4096], out[4096];',
+  String.raw`
     tb_add_params p;
     int8_t *y;
-    int32_t i, n;
-    n = rd();
+    const int32_t mode = rd(), n = rd();
     p.a_zp = rd(); p.b_zp = rd(); p.out_zp = rd(); p.left_shift = rd();
     p.a_multiplier = rd(); p.a_shift = rd(); p.b_multiplier = rd(); p.b_shift = rd();
     p.out_multiplier = rd(); p.out_shift = rd(); p.act_min = rd(); p.act_max = rd();
-    for (i = 0; i < n; i++) a[i] = (int8_t)rd();
-    for (i = 0; i < n; i++) b[i] = (int8_t)rd();
+    rd_s8(a, n);
+    rd_s8(b, n);
     y = mode == 1 ? a : mode == 2 ? b : out;
     tb_add_s8(a, b, y, n, &p);
-    for (i = 0; i < n; i++) printf("%d ", (int)y[i]);
-    printf("\n");
-  }
-  return 0;
-}
-`;
+    print_s8(y, n);`,
+);
 
-function caseText({ node, graph, a, b, mode }: RawCase): string {
+function caseText({ node, graph, inputs: [a, b], mode }: RawCase): string {
   const z = graph.tensors.map((t) => t.zeroPoint);
-  const head = [mode, a.length, ...z, node.leftShift, node.aMultiplier, node.aShift, node.bMultiplier, node.bShift, node.outMultiplier, node.outShift, node.actMin, node.actMax];
-  return [head, a, b].map((v) => Array.from(v).join(' ')).join('\n');
+  return ints(mode, a!.length, z, node.leftShift, node.aMultiplier, node.aShift, node.bMultiplier, node.bShift, node.outMultiplier, node.outShift, node.actMin, node.actMax, a!, b!);
 }
 
-function expectSameOutputs(stdout: string, expected: string[], cases: RawCase[]): void {
-  const lines = stdout.split('\n').slice(0, -1);
-  expect(lines.length).toBe(expected.length);
-  const bad = lines.findIndex((l, i) => l !== expected[i]);
-  if (bad >= 0) expect(lines[bad], `case ${bad}: ${JSON.stringify(cases[bad]!.node)}`).toBe(expected[bad]);
-}
-
-describe.skipIf(SKIP_C)('add: C tb_add_s8 is bit-exact with the TS kernel', () => {
-  const tmp = makeTempDir('tb-add-');
-  afterAll(() => tmp.remove());
-  const cases = fc.sample(rawCase, { seed: 19, numRuns: 500 });
-  const expected = cases.map((c) => {
-    add.validate(c.node, c.graph);
-    return Array.from(add.run(c.node, [c.a, c.b], c.graph, CTX).outputs[0]!).map((v) => `${v} `).join('');
-  });
-  const input = `${cases.map(caseText).join('\n')}\n`;
-  const sources = [join(RUNTIME, 'tb_add.c')];
+describeC('add: C tb_add_s8 is bit-exact with the TS kernel', 'tb_add', (c) => {
+  const cases = once(() => fc.sample(rawCase, { seed: 19, numRuns: 500 }));
 
   it('the cases are not dominated by the clamp', () => {
-    const values = expected.join('').trim().split(/\s+/).map(Number);
+    const values = cases().flatMap((k) => tsLine(add, k).split(' ').map(Number));
     expect(values.filter((v) => v > -128 && v < 127).length / values.length).toBeGreaterThan(0.3);
   });
 
-  it.each(HOST_BUILDS)('$name: 500 random cases (a third in place on a, a third on b), every byte equal', (build) => {
-    requireCompiler();
-    const bin = compileDriver(tmp.dir, 'add_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources });
-    expectSameOutputs(runBinary(bin, input).toString(), expected, cases);
-  }, 60_000);
-
-  it('the emitted call compiles and matches TS (in place when the planner shares the buffer)', () => {
-    requireCompiler();
-    const some = cases.slice(0, 12);
-    const decls: string[] = [];
-    const calls: string[] = [];
-    some.forEach((c, k) => {
-      const ctx: EmitContext = {
-        graph: c.graph,
-        tensor: (id) => (id === 2 && k % 2 === 1 ? `t${k}_0` : `t${k}_${id}`), // odd cases: output reuses input 0
-        data: () => {
-          throw new Error('add has no constant data');
-        },
-        state: () => {
-          throw new Error('no state');
-        },
-        interventions: 'NULL',
-      };
-      const { call } = add.emitC(c.node, ctx);
-      const outSym = ctx.tensor(2);
-      decls.push(`static int8_t t${k}_0[${c.a.length}] = {${Array.from(c.a).join(', ')}};`, `static int8_t t${k}_1[${c.b.length}] = {${Array.from(c.b).join(', ')}};`);
-      if (k % 2 === 0) decls.push(`static int8_t t${k}_2[${c.a.length}];`);
-      calls.push(`  ${call};`, `  for (i = 0; i < ${c.a.length}; i++) printf("%d ", (int)${outSym}[i]);`, '  printf("\\n");');
-    });
-    expect(add.runtime).toEqual(['tb_add.h']);
-    const src = `#include <stdio.h>\n${add.runtime.map((h) => `#include "${h}"`).join('\n')}\n${decls.join('\n')}\nint main(void) {\n  int i;\n${calls.join('\n')}\n  return 0;\n}\n`;
-    const bin = compileDriver(tmp.dir, 'add_emit.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources });
-    expectSameOutputs(runBinary(bin).toString(), expected.slice(0, 12), some);
-  }, 60_000);
+  c.itMatchesTs('500 random cases (a third in place on a, a third on b), every byte equal', DRIVER, add, cases, caseText, 60_000);
+  // odd cases: the planner shares input 0's buffer with the output
+  c.itEmittedMatchesTs('the emitted call compiles and matches TS (in place when the planner shares the buffer)', add, () => cases().slice(0, 12).map((k, i) => ({ ...k, inPlace: i % 2 === 1 })), { runtime: ['tb_add.h'], no: ['data', 'state'], timeout: 60_000 });
 });
 
 describe('add: validate', () => {
-  const [c] = fc.sample(rawCase, { seed: 5, numRuns: 1 });
-  const { node, graph } = c!;
-  const bad = (patch: Partial<AddNode>, field: string, g: Int8Graph = graph) => {
-    try {
-      add.validate({ ...node, ...patch }, g);
-    } catch (e) {
-      expect(e).toBeInstanceOf(DataError);
-      expect((e as DataError).where).toBe('add');
-      expect((e as DataError).field).toBe(field);
-      return;
-    }
-    throw new Error(`no error for ${field}`);
-  };
+  const { node, graph } = sampleOne(rawCase, 5);
+  const bad = validateErrors(add, node, graph);
   it('accepts a consistent node', () => expect(() => add.validate(node, graph)).not.toThrow());
   it('names the node and the field', () => {
     bad({ leftShift: 23 }, 'leftShift');
@@ -252,15 +157,4 @@ describe('add: validate', () => {
   });
 });
 
-const ARM_CC = 'arm-none-eabi-gcc';
-const HAS_ARM = spawnSync(ARM_CC, ['--version'], { stdio: 'ignore' }).status === 0;
-describe.skipIf(!HAS_ARM)('add: builds for Cortex-M without float helpers', () => {
-  const tmp = makeTempDir('tb-add-arm-');
-  afterAll(() => tmp.remove());
-  it.each(['cortex-m4', 'cortex-m0'])('%s', (cpu) => {
-    const obj = join(tmp.dir, `${cpu}.o`);
-    execFileSync(ARM_CC, ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', `-mcpu=${cpu}`, '-mthumb', '-Os', `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_add.c'), '-o', obj]);
-    expect(execFileSync('arm-none-eabi-nm', [obj]).toString()).toMatch(/ T tb_add_s8\b/);
-    expect(execFileSync('arm-none-eabi-nm', ['-u', obj]).toString()).not.toMatch(/__aeabi_[fd]|__aeabi_\w+2[fd]\b|__\w+[sd]f\d\b/);
-  }, 30_000);
-});
+describeCortexM('add', { file: 'tb_add.c' }, 'tb_add_s8');

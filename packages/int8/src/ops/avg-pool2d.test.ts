@@ -3,31 +3,13 @@
  * TFLite's rounding on a worked example, the C kernel against the TS kernel byte for byte, the
  * emitted call compiled and run, validate's errors, and a Cortex-M build.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext } from '../op.js';
+import { describe, expect, it } from 'vitest';
+import type { TensorInfo } from '../graph.js';
 import { avgPool2d, type AvgPool2dNode, lowerAvgPool2d } from './avg-pool2d.js';
+import { caseDriver, CTX, describeC, describeCortexM, geometry, graphOf, i8, ints, type KernelCase, type Of, once, sampleOne, validateErrors } from './test-c.js';
 
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-
-function graphOf(node: AvgPool2dNode, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 1, role: 'logits' }], meta: {} };
-}
-
-function geometry(size: number, k: number, s: number, padding: 'same' | 'valid'): { out: number; pad: number } {
-  if (padding === 'valid') return { out: Math.floor((size - k) / s) + 1, pad: 0 };
-  const out = Math.ceil(size / s);
-  return { out, pad: Math.floor(Math.max(0, (out - 1) * s + k - size) / 2) };
-}
-
-const i8 = fc.integer({ min: -128, max: 127 });
 const poolCase = fc
   .record({
     H: fc.integer({ min: 1, max: 10 }),
@@ -43,7 +25,7 @@ const poolCase = fc
   })
   .filter((c) => c.padding === 'same' || (c.PH <= c.H && c.PW <= c.W));
 
-function lowered(c: typeof poolCase extends fc.Arbitrary<infer T> ? T : never) {
+function lowered(c: Of<typeof poolCase>) {
   const [SH, SW] = c.strides ?? [c.PH, c.PW];
   const gy = geometry(c.H, c.PH, SH, c.padding);
   const gx = geometry(c.W, c.PW, SW, c.padding);
@@ -117,125 +99,42 @@ describe('avg_pool2d: TS kernel vs a float64 mean', () => {
   });
 });
 
-interface RawCase {
-  node: AvgPool2dNode;
-  graph: Int8Graph;
-  input: Int8Array;
-}
-
 /** Raw nodes: random strides (not only poolSize) and random clamps. */
-const rawCase: fc.Arbitrary<RawCase> = fc
+const rawCase: fc.Arbitrary<KernelCase<AvgPool2dNode>> = fc
   .tuple(poolCase, fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })), fc.tuple(i8, i8), fc.boolean())
   .map(([c, strides, act, clampIt]) => {
     const { node, graph, input } = lowered({ ...c, strides });
     const [lo, hi] = act[0] <= act[1] ? act : [act[1], act[0]];
-    return { node: clampIt ? { ...node, actMin: lo, actMax: hi } : node, graph, input };
+    return { node: clampIt ? { ...node, actMin: lo, actMax: hi } : node, graph, inputs: [input] };
   });
 
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_avg_pool2d.h"
-
-static int8_t in[4096], out[4096];
-
-static int32_t rd(void) {
-  long v;
-  if (scanf("%ld", &v) != 1) exit(2);
-  return (int32_t)v;
-}
-
-int main(void) {
-  long ncase;
-  while (scanf("%ld", &ncase) == 1) {
+const DRIVER = caseDriver(
+  'tb_avg_pool2d.h',
+  'static int8_t in[4096], out[4096];',
+  String.raw`
     tb_avg_pool2d_params p;
-    int32_t i, n;
     p.in_h = rd(); p.in_w = rd(); p.channels = rd(); p.out_h = rd(); p.out_w = rd();
     p.pool_h = rd(); p.pool_w = rd(); p.stride_h = rd(); p.stride_w = rd();
     p.pad_top = rd(); p.pad_left = rd(); p.act_min = rd(); p.act_max = rd();
-    n = p.in_h * p.in_w * p.channels;
-    for (i = 0; i < n; i++) in[i] = (int8_t)rd();
+    rd_s8(in, p.in_h * p.in_w * p.channels);
     tb_avg_pool2d_s8(in, out, &p);
-    n = p.out_h * p.out_w * p.channels;
-    for (i = 0; i < n; i++) printf("%d ", (int)out[i]);
-    printf("\n");
-  }
-  return 0;
-}
-`;
+    print_s8(out, p.out_h * p.out_w * p.channels);`,
+);
 
-function caseText({ node, graph, input }: RawCase, i: number): string {
+function caseText({ node, graph, inputs }: KernelCase<AvgPool2dNode>): string {
   const [x, y] = graph.tensors as [TensorInfo, TensorInfo];
-  const head = [i, ...x.shape, y.shape[0]!, y.shape[1]!, ...node.poolSize, ...node.strides, node.padding.top, node.padding.left, node.actMin, node.actMax];
-  return [head, input].map((a) => Array.from(a).join(' ')).join('\n');
+  return ints(x.shape, y.shape[0]!, y.shape[1]!, node.poolSize, node.strides, node.padding.top, node.padding.left, node.actMin, node.actMax, inputs[0]!);
 }
 
-function expectSameOutputs(stdout: string, expected: string[], cases: RawCase[]): void {
-  const lines = stdout.split('\n').slice(0, -1);
-  expect(lines.length).toBe(expected.length);
-  const bad = lines.findIndex((l, i) => l !== expected[i]);
-  if (bad >= 0) expect(lines[bad], `case ${bad}: ${JSON.stringify({ ...cases[bad]!.node, shapes: cases[bad]!.graph.tensors.map((t) => t.shape) })}`).toBe(expected[bad]);
-}
-
-describe.skipIf(SKIP_C)('avg_pool2d: C tb_avg_pool2d_s8 is bit-exact with the TS kernel', () => {
-  const tmp = makeTempDir('tb-pool-');
-  afterAll(() => tmp.remove());
-  const cases = fc.sample(rawCase, { seed: 17, numRuns: 400 });
-  const expected = cases.map((c) => {
-    avgPool2d.validate(c.node, c.graph);
-    return Array.from(avgPool2d.run(c.node, [c.input], c.graph, CTX).outputs[0]!).map((v) => `${v} `).join('');
-  });
-  const input = `${cases.map(caseText).join('\n')}\n`;
-  const sources = [join(RUNTIME, 'tb_avg_pool2d.c')];
-
-  it.each(HOST_BUILDS)('$name: 400 random cases, every byte equal', (build) => {
-    requireCompiler();
-    const bin = compileDriver(tmp.dir, 'pool_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources });
-    expectSameOutputs(runBinary(bin, input).toString(), expected, cases);
-  }, 60_000);
-
-  it('the emitted call compiles and matches TS', () => {
-    requireCompiler();
-    const some = cases.slice(0, 12);
-    const decls: string[] = [];
-    const calls: string[] = [];
-    some.forEach((c, k) => {
-      const ctx: EmitContext = {
-        graph: c.graph,
-        tensor: (id) => `t${k}_${id}`,
-        data: () => {
-          throw new Error('avg_pool2d has no constant data');
-        },
-        state: () => {
-          throw new Error('no state');
-        },
-        interventions: 'NULL',
-      };
-      const { call } = avgPool2d.emitC(c.node, ctx);
-      decls.push(`static int8_t t${k}_0[${c.input.length}] = {${Array.from(c.input).join(', ')}};`, `static int8_t t${k}_1[${expected[k]!.trim().split(' ').length}];`);
-      calls.push(`  ${call};`, `  for (i = 0; i < (int)sizeof t${k}_1; i++) printf("%d ", (int)t${k}_1[i]);`, '  printf("\\n");');
-    });
-    expect(avgPool2d.runtime).toEqual(['tb_avg_pool2d.h']);
-    const src = `#include <stdio.h>\n${avgPool2d.runtime.map((h) => `#include "${h}"`).join('\n')}\n${decls.join('\n')}\nint main(void) {\n  int i;\n${calls.join('\n')}\n  return 0;\n}\n`;
-    const bin = compileDriver(tmp.dir, 'pool_emit.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources });
-    expectSameOutputs(runBinary(bin).toString(), expected.slice(0, 12), some);
-  }, 60_000);
+describeC('avg_pool2d: C tb_avg_pool2d_s8 is bit-exact with the TS kernel', 'tb_avg_pool2d', (c) => {
+  const cases = once(() => fc.sample(rawCase, { seed: 17, numRuns: 400 }));
+  c.itMatchesTs('400 random cases, every byte equal', DRIVER, avgPool2d, cases, caseText, 60_000);
+  c.itEmittedMatchesTs('the emitted call compiles and matches TS', avgPool2d, () => cases().slice(0, 12), { runtime: ['tb_avg_pool2d.h'], no: ['data', 'state'], timeout: 60_000 });
 });
 
 describe('avg_pool2d: validate', () => {
-  const [c] = fc.sample(rawCase, { seed: 5, numRuns: 1 });
-  const { node, graph } = c!;
-  const bad = (patch: Partial<AvgPool2dNode>, field: string, g: Int8Graph = graph) => {
-    try {
-      avgPool2d.validate({ ...node, ...patch }, g);
-    } catch (e) {
-      expect(e).toBeInstanceOf(DataError);
-      expect((e as DataError).where).toBe('pool');
-      expect((e as DataError).field).toBe(field);
-      return;
-    }
-    throw new Error(`no error for ${field}`);
-  };
+  const { node, graph } = sampleOne(rawCase, 5);
+  const bad = validateErrors(avgPool2d, node, graph);
   it('accepts a consistent node', () => expect(() => avgPool2d.validate(node, graph)).not.toThrow());
   it('names the node and the field', () => {
     bad({ poolSize: [0, 1] }, 'poolSize');
@@ -249,15 +148,4 @@ describe('avg_pool2d: validate', () => {
   });
 });
 
-const ARM_CC = 'arm-none-eabi-gcc';
-const HAS_ARM = spawnSync(ARM_CC, ['--version'], { stdio: 'ignore' }).status === 0;
-describe.skipIf(!HAS_ARM)('avg_pool2d: builds for Cortex-M without float helpers', () => {
-  const tmp = makeTempDir('tb-pool-arm-');
-  afterAll(() => tmp.remove());
-  it.each(['cortex-m4', 'cortex-m0'])('%s', (cpu) => {
-    const obj = join(tmp.dir, `${cpu}.o`);
-    execFileSync(ARM_CC, ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', `-mcpu=${cpu}`, '-mthumb', '-Os', `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_avg_pool2d.c'), '-o', obj]);
-    expect(execFileSync('arm-none-eabi-nm', [obj]).toString()).toMatch(/ T tb_avg_pool2d_s8\b/);
-    expect(execFileSync('arm-none-eabi-nm', ['-u', obj]).toString()).not.toMatch(/__aeabi_[fd]|__aeabi_\w+2[fd]\b|__\w+[sd]f\d\b/);
-  }, 30_000);
-});
+describeCortexM('avg_pool2d', { file: 'tb_avg_pool2d.c' }, 'tb_avg_pool2d_s8');

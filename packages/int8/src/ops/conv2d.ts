@@ -18,27 +18,25 @@
  * relu (`[max(-128, outZp), 127]`) or relu6 (`[.., min(127, outZp + round(6 / outScale))]`).
  *
  * This module also exports the helpers the other standard ops share: `spatialGeometry`,
- * `fusedActivationRange`, `quantizeLayerWeights` (lowering) and `int8OpHelpers` (validate, emitC,
- * a fast exact requantisation for the kernels).
+ * `fusedActivationRange`, `quantizeLayerWeights` (lowering) and `int8OpHelpers` (validate, emitC).
+ * The kernels requantise with fixed-point.ts's `channelRequant` / `requantizeWith`.
  */
 import { ConfigError, DataError } from '@tinyblocks/core/base';
 import { quantizeBias, quantizeWeightsPerChannel } from '../affine.js';
-import { INT32_MAX, quantizeMultiplier, roundHalfAway } from '../fixed-point.js';
+import { channelRequant, INT32_MAX, quantizeMultiplier, requantizeWith, roundHalfAway } from '../fixed-point.js';
 import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
 
 export type FusedActivation = 'linear' | 'relu' | 'relu6';
 export type PaddingMode = 'same' | 'valid';
 
-export interface Conv2dNode extends NodeBase {
-  op: 'conv2d';
-  /** OHWI: [Cout, KH, KW, Cin]. */
-  weights: Int8Array;
-  /** [Cout], scale inScale * wScale[c]. */
+/** Fields conv2d and depthwise_conv2d share (per-channel requantization, geometry, clamp). */
+export interface SpatialConvFields {
+  /** [Cout] (depthwise: [C]), scale inScale * wScale[c]. */
   bias: Int32Array;
-  /** [Cout] Q31 mantissas of inScale * wScale[c] / outScale. */
+  /** Q31 mantissas of inScale * wScale[c] / outScale, one per output channel. */
   multipliers: Int32Array;
-  /** [Cout] exponents in [-31, 30]. */
+  /** Exponents in [-31, 30], one per output channel. */
   shifts: Int32Array;
   /** [KH, KW]. */
   kernel: [number, number];
@@ -49,20 +47,30 @@ export interface Conv2dNode extends NodeBase {
   actMax: number;
 }
 
-export interface Conv2dArgs {
+export interface Conv2dNode extends NodeBase, SpatialConvFields {
+  op: 'conv2d';
+  /** OHWI: [Cout, KH, KW, Cin]. */
+  weights: Int8Array;
+}
+
+/** Lowering arguments conv2d and depthwise_conv2d share. */
+export interface SpatialConvArgs {
   name: string;
   inputs: number[];
   outputs: number[];
   in: TensorInfo;
   out: TensorInfo;
-  /** tfjs layout [KH, KW, Cin, Cout]. */
-  kernel: ArrayLike<number>;
   /** [Cout]; zeros when absent. */
   bias?: ArrayLike<number>;
   kernelSize: [number, number];
   strides: [number, number];
   padding: PaddingMode;
   activation?: FusedActivation;
+}
+
+export interface Conv2dArgs extends SpatialConvArgs {
+  /** tfjs layout [KH, KW, Cin, Cout]. */
+  kernel: ArrayLike<number>;
 }
 
 // ---------------------------------------------------------------- shared helpers (lowering)
@@ -215,64 +223,10 @@ function cInt(v: number): string {
   return v === -2147483648 ? '(-2147483647 - 1)' : String(v);
 }
 
-// ---------------------------------------------------------------- shared helpers (kernels)
-
-const TWO_15 = 32768;
-const TWO_16 = 65536;
-const TWO_30 = 1073741824;
-const TWO_31 = 2147483648;
-
-/** Per-channel constants of `requantizeWith` (computed once per run from multipliers/shifts). */
-interface ChannelRequant {
-  /** multiplier = mHi * 2^16 + mLo. */
-  mHi: Int32Array;
-  mLo: Int32Array;
-  left: Int32Array;
-  right: Int32Array;
-  /** 2^right - 1. */
-  mask: Int32Array;
-}
-
-function channelRequant(multipliers: Int32Array, shifts: Int32Array): ChannelRequant {
-  const n = multipliers.length;
-  const r: ChannelRequant = { mHi: new Int32Array(n), mLo: new Int32Array(n), left: new Int32Array(n), right: new Int32Array(n), mask: new Int32Array(n) };
-  for (let c = 0; c < n; c++) {
-    const m = multipliers[c]!;
-    const s = shifts[c]!;
-    r.mHi[c] = m >>> 16;
-    r.mLo[c] = m & 0xffff;
-    r.left[c] = s > 0 ? s : 0;
-    r.right[c] = s > 0 ? 0 : -s;
-    r.mask[c] = s > 0 ? 0 : 2 ** -s - 1;
-  }
-  return r;
-}
-
-/**
- * `requantize(acc, multipliers[c], shifts[c], outZp, actMin, actMax)` (fixed-point.ts), the same
- * integers computed faster for a hot loop (no Math.pow, no range checks; multiplier >= 0 and shift
- * in [-31, 30] are checked by validate). The tests compare it with `requantize` on edge cases and
- * random int32s. SRDHM: x * m = A * 2^16 + B with A = x * mHi (< 2^46), B = x * mLo (< 2^47);
- * A = Ah * 2^15 + Al, so x * m + nudge = Ah * 2^31 + R with R = Al * 2^16 + B + nudge exact, and
- * the truncating division by 2^31 is Ah + floor(R / 2^31) (x * m >= 0) or Ah + ceil(R / 2^31).
- */
-function requantizeWith(acc: number, q: ChannelRequant, c: number, outZp: number, actMin: number, actMax: number): number {
-  const x = acc << q.left[c]!; // int32 wrap, as multiplyByQuantizedMultiplier
-  const mHi = q.mHi[c]!;
-  const mLo = q.mLo[c]!;
-  const a = x * mHi;
-  const ah = Math.floor(a / TWO_15);
-  const negative = x < 0 && (mHi | mLo) !== 0;
-  const r = (a - ah * TWO_15) * TWO_16 + x * mLo + (negative ? 1 - TWO_30 : TWO_30);
-  const high = ah + (negative ? Math.ceil(r / TWO_31) : Math.floor(r / TWO_31)); // SRDHM, an int32
-  const mask = q.mask[c]!;
-  const y = (high >> q.right[c]!) + ((high & mask) > (mask >> 1) + (high < 0 ? 1 : 0) ? 1 : 0) + outZp;
-  return y < actMin ? actMin : y > actMax ? actMax : y;
-}
-
 /**
  * Validation, emission and kernel helpers the standard ops share (one exported name, so
- * `export *` in index.ts cannot collide with other modules).
+ * `export *` in index.ts cannot collide with other modules). channelRequant / requantizeWith are
+ * fixed-point.ts's, kept here for callers of this object; the ops import them from fixed-point.ts.
  */
 export const int8OpHelpers = { checkTypedField, checkArity, shape3, checkActRange, checkRequantFields, checkTaps, checkSpatialWindow, cInt, channelRequant, requantizeWith };
 

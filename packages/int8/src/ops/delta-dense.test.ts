@@ -4,22 +4,16 @@
  * kernel against TS (single frames and streams with state, reset and MACs), validate's errors,
  * and a Cortex-M build without float helpers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
+import { HOST_BUILDS } from '@tinyblocks/testkit/c';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chooseQuantParams, quantizeArray } from '../affine.js';
 import { roundHalfAway } from '../fixed-point.js';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext, EmittedC, RunContext } from '../op.js';
+import type { Int8Graph, TensorInfo } from '../graph.js';
+import type { RunContext } from '../op.js';
 import { deltaDense, type DeltaDenseNode, lowerDeltaDense } from './delta-dense.js';
-import { cI32 } from './int-math.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
+import { caseDriver, cProgram, describeC, describeCortexM, emitStub, expectLines, graphOf, ints, logUniform, type Of, rng, sampleOne, toCode, validateErrors } from './test-c.js';
 
 /** A RunContext whose state persists (a stream) until `reset`. */
 function streamCtx(): RunContext & { reset(): void } {
@@ -34,22 +28,6 @@ function streamCtx(): RunContext & { reset(): void } {
   };
 }
 const fresh = () => streamCtx();
-
-function graphOf(node: DeltaDenseNode, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 1, role: 'logits' }], meta: {} };
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
-const logUniform = (lo: number, hi: number) => fc.double({ min: Math.log(lo), max: Math.log(hi), noNaN: true }).map(Math.exp);
 
 const floatCase = fc.record({
   D: fc.integer({ min: 1, max: 48 }),
@@ -130,7 +108,7 @@ describe('delta_dense: lowering + TS kernel vs the float formula y = Σ W thr ro
           const sh = node.shift[j]!;
           const dr = sh < 0 ? 0.5 * 2 ** sh : 0; // TFLite's double rounding: the high multiply rounds to 2^shift LSB first
           const bound = 0.5 + dr + 1e-3 + (0.5 * (sumK + 1) * wScale) / outQ.scale;
-          const err = Math.abs(y[j]! - Math.min(127, Math.max(-128, ref[j]! / outQ.scale + outQ.zeroPoint)));
+          const err = Math.abs(y[j]! - toCode(ref[j]!, outQ));
           worst = Math.max(worst, err);
           worstRatio = Math.max(worstRatio, err / bound);
           expect(err).toBeLessThanOrEqual(bound);
@@ -211,68 +189,32 @@ describe('delta_dense: streaming', () => {
 
 // ---------------------------------------------------------------- C vs TS
 
-const READ = 'static int rd(void) { int v; if (scanf("%d", &v) != 1) exit(2); return v; }';
-
-/** A C program around an emitted call: constant arrays from ctx.data, state from ctx.state,
- *  tensor 0 -> `in`, tensor 1 -> `out`, the interventions -> `iv`. */
-function emittedProgram(emit: (ctx: EmitContext) => EmittedC, graph: Int8Graph, header: string, body: (e: EmittedC) => string): string {
-  const decls: string[] = [];
-  const ctx = {
-    graph,
-    tensor: (id: number) => (id === 0 ? 'in' : 'out'),
-    data: (suffix: string, type: string, values: ArrayLike<number>) => {
-      decls.push(`static const ${type} d_${suffix}[] = { ${Array.from(values, cI32).join(', ')} };`);
-      return `d_${suffix}`;
-    },
-    state: (suffix: string, type: string, n: number) => {
-      decls.push(`static ${type} s_${suffix}[${n}];`);
-      return `s_${suffix}`;
-    },
-    interventions: 'iv',
-  } as unknown as EmitContext;
-  const e = emit(ctx);
-  return ['#include <stdio.h>', '#include <stdlib.h>', `#include "${header}"`, ...decls, body(e), ''].join('\n');
-}
-
-
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_delta_dense.h"
-#define MAXD 4096
-#define MAXN 64
-static int8_t x[MAXD], y[MAXN], w[MAXD * MAXN];
-static int16_t step[MAXD], khat[MAXD];
-static int32_t bias[MAXN], mult[MAXN], sh[MAXN], acc[MAXN];
-static long long rd(void) { long long v; if (scanf("%lld", &v) != 1) exit(2); return v; }
 /* case: d n in_zp relu out_zp act_min act_max step[d] w[d*n] bias[n] mult[n] shift[n] frames
    then per frame: reset_flag x[d]; prints per frame: macs y[n]. The state persists across
    frames; a case starts from whatever the previous case left unless its first frame resets. */
-int main(void) {
-  long long cases = rd();
-  while (cases-- > 0) {
-    const int32_t d = (int32_t)rd(), n = (int32_t)rd(), izp = (int32_t)rd(), relu = (int32_t)rd();
-    const int32_t ozp = (int32_t)rd(), lo = (int32_t)rd(), hi = (int32_t)rd();
+const DRIVER = caseDriver(
+  'tb_delta_dense.h',
+  String.raw`#define MAXD 4096
+#define MAXN 64
+static int8_t x[MAXD], y[MAXN], w[MAXD * MAXN];
+static int16_t step[MAXD], khat[MAXD];
+static int32_t bias[MAXN], mult[MAXN], sh[MAXN], acc[MAXN];`,
+  String.raw`
+    const int32_t d = rd(), n = rd(), izp = rd(), relu = rd(), ozp = rd(), lo = rd(), hi = rd();
     int32_t i, t, frames;
     for (i = 0; i < d; i++) step[i] = (int16_t)rd();
-    for (i = 0; i < d * n; i++) w[i] = (int8_t)rd();
-    for (i = 0; i < n; i++) bias[i] = (int32_t)rd();
-    for (i = 0; i < n; i++) mult[i] = (int32_t)rd();
-    for (i = 0; i < n; i++) sh[i] = (int32_t)rd();
-    frames = (int32_t)rd();
+    rd_s8(w, d * n);
+    rd_s32(bias, n); rd_s32(mult, n); rd_s32(sh, n);
+    frames = rd();
     for (t = 0; t < frames; t++) {
       uint32_t macs;
       if (rd()) tb_delta_dense_reset(khat, d, acc, n);
-      for (i = 0; i < d; i++) x[i] = (int8_t)rd();
+      rd_s8(x, d);
       macs = tb_delta_dense_s8(x, y, d, n, izp, relu, step, w, bias, mult, sh, ozp, lo, hi, khat, acc);
-      printf("%lu", (unsigned long)macs);
-      for (i = 0; i < n; i++) printf(" %d", (int)y[i]);
-      printf("\n");
-    }
-  }
-  return 0;
-}
-`;
+      printf("%lu ", (unsigned long)macs);
+      print_s8(y, n);
+    }`,
+);
 
 const rawCase = fc.record({
   D: fc.integer({ min: 1, max: 40 }),
@@ -307,40 +249,36 @@ function streamCase(node: DeltaDenseNode, graph: Int8Graph, frames: Int8Array[],
   const [inT, outT] = graph.tensors as [TensorInfo, TensorInfo];
   const D = inT.shape[0]!;
   const N = outT.shape[0]!;
-  const head = [D, N, inT.zeroPoint, node.relu ? 1 : 0, outT.zeroPoint, node.actMin, node.actMax, ...node.step, ...node.weights, ...node.bias, ...node.multiplier, ...node.shift, frames.length];
+  const head = ints(D, N, inT.zeroPoint, node.relu ? 1 : 0, outT.zeroPoint, node.actMin, node.actMax, node.step, node.weights, node.bias, node.multiplier, node.shift, frames.length);
   const ctx = streamCtx();
   const expected: string[] = [];
   const body = frames.map((f, t) => {
     if (resets.has(t)) ctx.reset();
     const r = deltaDense.run(node, [f], graph, ctx);
-    expected.push([r.macs, ...r.outputs[0]!].join(' '));
-    return [resets.has(t) ? 1 : 0, ...f].join(' ');
+    expected.push(ints(r.macs!, r.outputs[0]!));
+    return ints(resets.has(t) ? 1 : 0, f);
   });
-  return { text: [...head, ...body].join(' '), expected };
+  return { text: [head, ...body].join(' '), expected };
 }
 
-describe.skipIf(SKIP_C)('delta_dense: C kernel is bit-exact with TS, state and MACs included', () => {
-  const tmp = makeTempDir('tb-delta-');
-  afterAll(() => tmp.remove());
-
-  it.each(HOST_BUILDS.map((b) => [b.name, b] as const))('%s: streams (state across calls, reset) and single frames: every byte and MAC count equals TS', (_name, build) => {
-    requireCompiler();
-    const lines: string[] = [];
+describeC('delta_dense: C kernel is bit-exact with TS, state and MACs included', 'tb_delta_dense', (c) => {
+  c.itOnHostBuilds('streams (state across calls, reset) and single frames: every byte and MAC count equals TS', DRIVER, () => {
+    const cases: string[] = [];
     const expected: string[] = [];
     const add = (node: DeltaDenseNode, graph: Int8Graph, frames: Int8Array[], resets: Set<number>) => {
       deltaDense.validate(node, graph);
       const s = streamCase(node, graph, frames, resets);
-      lines.push(s.text);
+      cases.push(s.text);
       expected.push(...s.expected);
     };
     // first case: the C statics are zero-filled, no reset call (a fresh state needs no initialisation)
-    fc.sample(floatCase, { seed: 2, numRuns: 80 }).forEach((c, k) => {
-      const { node, graph } = makeFloatCase(c);
-      add(node, graph, framesOf(c.seed, c.D, 12, 0.2), new Set(k === 0 ? [7] : [0, 7]));
+    fc.sample(floatCase, { seed: 2, numRuns: 80 }).forEach((sample, k) => {
+      const { node, graph } = makeFloatCase(sample);
+      add(node, graph, framesOf(sample.seed, sample.D, 12, 0.2), new Set(k === 0 ? [7] : [0, 7]));
     });
-    for (const c of fc.sample(rawCase, { seed: 3, numRuns: 300 })) {
-      const { node, graph } = rawNode(c);
-      add(node, graph, framesOf(c.seed, c.D, 6, c.p), new Set([0, 3]));
+    for (const sample of fc.sample(rawCase, { seed: 3, numRuns: 300 })) {
+      const { node, graph } = rawNode(sample);
+      add(node, graph, framesOf(sample.seed, sample.D, 6, sample.p), new Set([0, 3]));
     }
     // the largest D at the extremes: |acc + bias| near its bound
     const D = 4096;
@@ -351,39 +289,30 @@ describe.skipIf(SKIP_C)('delta_dense: C kernel is bit-exact with TS, state and M
     };
     const bg = graphOf(big, [{ name: 'x', shape: [D], scale: 1, zeroPoint: 127 }, { name: 'y', shape: [2], scale: 1, zeroPoint: 0 }]);
     add(big, bg, [new Int8Array(D).fill(-128), new Int8Array(D).fill(127), new Int8Array(D).fill(-128)], new Set([0]));
-    const bin = compileDriver(tmp.dir, 'delta_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_delta_dense.c')] });
-    const out = runBinary(bin, `${lines.length}\n${lines.join('\n')}\n`).toString().trim().split('\n');
-    expect(out.length).toBe(expected.length);
-    const wrong = out.flatMap((v, i) => (v === expected[i] ? [] : [`line ${i}: C ${v} / TS ${expected[i]}`]));
-    expect(wrong.slice(0, 5)).toEqual([]);
-  }, 120_000);
+    return { cases, expected };
+  });
 
   it('the emitted call, state and reset compile against tb_delta_dense.h and stream as TS', () => {
-    requireCompiler();
-    for (const c of fc.sample(floatCase, { seed: 7, numRuns: 3 })) {
-      const { node, graph } = makeFloatCase(c);
-      const [D, N] = [c.D, c.N];
-      const frames = framesOf(c.seed, D, 8, 0.2);
+    for (const sample of fc.sample(floatCase, { seed: 7, numRuns: 3 })) {
+      const { node, graph } = makeFloatCase(sample);
+      const [D, N] = [sample.D, sample.N];
+      const frames = framesOf(sample.seed, D, 8, 0.2);
       const ctx = streamCtx();
       const want = frames.map((f, t) => {
         if (t === 5) ctx.reset();
         const r = deltaDense.run(node, [f], graph, ctx);
-        return [r.macs, ...r.outputs[0]!].join(' ');
+        return ints(r.macs!, r.outputs[0]!);
       });
-      const src = emittedProgram((e) => deltaDense.emitC(node, e), graph, 'tb_delta_dense.h', (e) =>
-        `static int8_t in[${D}], out[${N}];\n${READ}\nint main(void) { int i, t; for (t = 0; t < ${frames.length}; t++) { uint32_t macs; if (t == 5) { ${e.reset}; } for (i = 0; i < ${D}; i++) in[i] = (int8_t)rd(); macs = ${e.call}; printf("%lu", (unsigned long)macs); for (i = 0; i < ${N}; i++) printf(" %d", out[i]); printf("\\n"); } return 0; }`);
-      const bin = compileDriver(tmp.dir, 'delta_emitted.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_delta_dense.c')] });
-      expect(runBinary(bin, frames.map((f) => Array.from(f).join(' ')).join('\n')).toString().trim().split('\n')).toEqual(want);
+      const decls: string[] = [];
+      const e = deltaDense.emitC(node, emitStub(graph, { tensor: (id) => (id === 0 ? 'in' : 'out'), decls }).ctx);
+      const src = cProgram(deltaDense.runtime, `static int8_t in[${D}], out[${N}];\n${decls.join('\n')}\nint main(void) { int t; for (t = 0; t < ${frames.length}; t++) { uint32_t macs; if (t == 5) { ${e.reset}; } rd_s8(in, ${D}); macs = ${e.call}; printf("%lu ", (unsigned long)macs); print_s8(out, ${N}); } return 0; }`);
+      expectLines(c.run('delta_emitted.c', src, HOST_BUILDS[0]!, frames.map((f) => ints(f)).join('\n')), want);
     }
   }, 120_000);
 
   it('emitC uses two state arrays, returns MACs and resets them', () => {
-    const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 4, numRuns: 1 })[0]!);
-    const state: string[] = [];
-    const ctx = {
-      graph, tensor: (id: number) => `T${id}`, data: (s: string) => `d_${s}`, interventions: 'iv',
-      state: (s: string, t: string, n: number) => (state.push(`${t} ${s}[${n}]`), `s_${s}`),
-    } as unknown as EmitContext;
+    const { node, graph } = makeFloatCase(sampleOne(floatCase, 4));
+    const { ctx, state } = emitStub(graph);
     const e = deltaDense.emitC(node, ctx);
     const [D, N] = [graph.tensors[0]!.shape[0], graph.tensors[1]!.shape[0]];
     expect(state).toEqual([`int16_t khat[${D}]`, `int32_t acc[${N}]`]);
@@ -394,13 +323,8 @@ describe.skipIf(SKIP_C)('delta_dense: C kernel is bit-exact with TS, state and M
 });
 
 describe('delta_dense: validate names the node and the field', () => {
-  const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 5, numRuns: 1 })[0]!);
-  const bad = (patch: Partial<DeltaDenseNode>, field: RegExp) => {
-    const n = { ...node, ...patch } as DeltaDenseNode;
-    expect(() => deltaDense.validate(n, graph)).toThrow(DataError);
-    expect(() => deltaDense.validate(n, graph)).toThrow(field);
-    expect(() => deltaDense.validate(n, graph)).toThrow(/^dd:/);
-  };
+  const { node, graph } = makeFloatCase(sampleOne(floatCase, 5));
+  const bad = validateErrors(deltaDense, node, graph);
   it('accepts the lowered node', () => expect(() => deltaDense.validate(node, graph)).not.toThrow());
   it('bad fields', () => {
     bad({ weights: new Int8Array(node.weights.length - 1) }, /weights/);
@@ -412,19 +336,4 @@ describe('delta_dense: validate names the node and the field', () => {
   });
 });
 
-const HAS_ARM = spawnSync('arm-none-eabi-gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-const ARM_FLAGS = ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', '-Wshadow', '-Wcast-qual', '-Wstrict-prototypes', '-mthumb', '-Os'];
-
-describe.skipIf(!HAS_ARM)('delta_dense on Cortex-M (arm-none-eabi-gcc)', () => {
-  it.each(['cortex-m0', 'cortex-m4'])('%s: -Os -Werror, no float, libm or 64-bit division helper', (cpu) => {
-    const tmp = makeTempDir('tb-delta-arm-');
-    try {
-      const obj = join(tmp.dir, 'k.o');
-      execFileSync('arm-none-eabi-gcc', [...ARM_FLAGS, `-mcpu=${cpu}`, `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_delta_dense.c'), '-o', obj], { stdio: 'pipe' });
-      const syms = execFileSync('arm-none-eabi-nm', ['-u', obj]).toString().split(/\s+/).filter((t) => t && t !== 'U');
-      expect(syms.filter((s) => /^__aeabi_([fd]|[ilu]+2[fd])|^__aeabi_u?ldivmod|[sdt]f[0-9]?$|sqrt|exp|log|pow|floor|ceil|round|lrint/.test(s))).toEqual([]);
-    } finally {
-      tmp.remove();
-    }
-  });
-});
+describeCortexM('delta_dense', { file: 'tb_delta_dense.c' }, 'tb_delta_dense_s8');

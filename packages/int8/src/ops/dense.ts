@@ -14,11 +14,10 @@
  * 2^32 (done on uint32_t in C). Fused relu/relu6 as in conv2d.ts.
  */
 import { ConfigError, DataError } from '@tinyblocks/core/base';
+import { channelRequant, requantizeWith } from '../fixed-point.js';
 import { type Int8Graph, type NodeBase, type TensorInfo, tensorSize } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
 import { type FusedActivation, fusedActivationRange, int8OpHelpers as h, quantizeLayerWeights } from './conv2d.js';
-
-const { requantizeWith } = h;
 
 export interface DenseNode extends NodeBase {
   op: 'dense';
@@ -96,7 +95,7 @@ export const dense: OpDef<DenseNode> = {
   run(node, [input], graph) {
     const { D, N, inZp, outZp } = dims(node, graph);
     const { weights, bias, actMin, actMax } = node;
-    const rq = h.channelRequant(node.multipliers, node.shifts);
+    const rq = channelRequant(node.multipliers, node.shifts);
     const xs = new Int32Array(D);
     for (let d = 0; d < D; d++) xs[d] = input![d]! - inZp;
     const out = new Int8Array(N);

@@ -14,45 +14,20 @@
  * as in conv2d.ts. Depth multipliers other than 1 are rejected when lowering.
  */
 import { ConfigError, DataError } from '@tinyblocks/core/base';
-import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
+import { channelRequant, requantizeWith } from '../fixed-point.js';
+import type { Int8Graph, NodeBase } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
-import { type FusedActivation, fusedActivationRange, int8OpHelpers as h, type PaddingMode, quantizeLayerWeights, spatialGeometry } from './conv2d.js';
+import { fusedActivationRange, int8OpHelpers as h, quantizeLayerWeights, type SpatialConvArgs, type SpatialConvFields, spatialGeometry } from './conv2d.js';
 
-const { requantizeWith } = h;
-
-export interface DepthwiseConv2dNode extends NodeBase {
+export interface DepthwiseConv2dNode extends NodeBase, SpatialConvFields {
   op: 'depthwise_conv2d';
   /** [KH, KW, C]. */
   weights: Int8Array;
-  /** [C], scale inScale * wScale[c]. */
-  bias: Int32Array;
-  /** [C] Q31 mantissas of inScale * wScale[c] / outScale. */
-  multipliers: Int32Array;
-  /** [C] exponents in [-31, 30]. */
-  shifts: Int32Array;
-  /** [KH, KW]. */
-  kernel: [number, number];
-  /** [SH, SW]. */
-  strides: [number, number];
-  padding: { top: number; left: number };
-  actMin: number;
-  actMax: number;
 }
 
-export interface DepthwiseConv2dArgs {
-  name: string;
-  inputs: number[];
-  outputs: number[];
-  in: TensorInfo;
-  out: TensorInfo;
+export interface DepthwiseConv2dArgs extends SpatialConvArgs {
   /** tfjs layout [KH, KW, C, depthMultiplier]; the multiplier must be 1. */
   kernel: ArrayLike<number>;
-  /** [C]; zeros when absent. */
-  bias?: ArrayLike<number>;
-  kernelSize: [number, number];
-  strides: [number, number];
-  padding: PaddingMode;
-  activation?: FusedActivation;
   /** Optional; when given it must be 1 (the kernel length is checked either way). */
   depthMultiplier?: number;
 }
@@ -120,7 +95,7 @@ export const depthwiseConv2d: OpDef<DepthwiseConv2dNode> = {
     const [SH, SW] = node.strides;
     const { top, left } = node.padding;
     const { weights, bias, actMin, actMax } = node;
-    const rq = h.channelRequant(node.multipliers, node.shifts);
+    const rq = channelRequant(node.multipliers, node.shifts);
     const xs = new Int32Array(input!.length);
     for (let i = 0; i < xs.length; i++) xs[i] = input![i]! - inZp;
     const out = new Int8Array(OH * OW * C);

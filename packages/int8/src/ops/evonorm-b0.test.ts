@@ -3,35 +3,13 @@
  * kernel byte for byte (lowered and raw random nodes, in place and not), validate's errors, and a
  * Cortex-M build without float or 64-bit division helpers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chooseQuantParams, quantizeArray } from '../affine.js';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext, EmittedC } from '../op.js';
+import type { Int8Graph } from '../graph.js';
 import { EVONORM_B0_VQ_MAX, evoNormB0, type EvoNormB0Node, lowerEvoNormB0 } from './evonorm-b0.js';
-import { cI32 } from './int-math.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-
-function graphOf(node: EvoNormB0Node, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 1, role: 'logits' }], meta: {} };
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+import { caseDriver, CTX, describeC, describeCortexM, emitStub, graphOf, ints, type KernelCase, logInt, logUniform, mantissa, type Of, rng, sampleOne, toCode, validateErrors } from './test-c.js';
 
 /** float64 EvoNorm-B0 on a dequantized [H, W, C] map. */
 function floatB0(x: Float64Array, n: number, C: number, p: { gamma: number[]; beta: number[]; v: number[]; mv: number[]; eps: number }): Float64Array {
@@ -52,8 +30,6 @@ function floatB0(x: Float64Array, n: number, C: number, p: { gamma: number[]; be
   return y;
 }
 
-const logUniform = (lo: number, hi: number) => fc.double({ min: Math.log(lo), max: Math.log(hi), noNaN: true }).map(Math.exp);
-
 const floatCase = fc.record({
   h: fc.integer({ min: 1, max: 8 }),
   w: fc.integer({ min: 1, max: 8 }),
@@ -64,8 +40,6 @@ const floatCase = fc.record({
   eps: fc.constantFrom(1e-5, 1e-3, 0.1),
   seed: fc.integer({ min: 0, max: 2 ** 30 }),
 });
-
-type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
 function makeFloatCase(c: Of<typeof floatCase>) {
   const r = rng(c.seed);
@@ -99,7 +73,7 @@ describe('evonorm_b0: lowering + TS kernel vs float64 EvoNorm-B0', () => {
         evoNormB0.validate(node, graph);
         const y = evoNormB0.run(node, [xq], graph, CTX).outputs[0]!;
         for (let i = 0; i < y.length; i++) {
-          const want = Math.min(127, Math.max(-128, ref[i]! / outQ.scale + outQ.zeroPoint));
+          const want = toCode(ref[i]!, outQ);
           worst = Math.max(worst, Math.abs(y[i]! - want));
           count++;
         }
@@ -129,60 +103,18 @@ describe('evonorm_b0: lowering + TS kernel vs float64 EvoNorm-B0', () => {
 
 // ---------------------------------------------------------------- C vs TS
 
-const READ = 'static int rd(void) { int v; if (scanf("%d", &v) != 1) exit(2); return v; }';
-
-/** A C program around an emitted call: constant arrays from ctx.data, state from ctx.state,
- *  tensor 0 -> `in`, tensor 1 -> `out`, the interventions -> `iv`. */
-function emittedProgram(emit: (ctx: EmitContext) => EmittedC, graph: Int8Graph, header: string, body: (e: EmittedC) => string): string {
-  const decls: string[] = [];
-  const ctx = {
-    graph,
-    tensor: (id: number) => (id === 0 ? 'in' : 'out'),
-    data: (suffix: string, type: string, values: ArrayLike<number>) => {
-      decls.push(`static const ${type} d_${suffix}[] = { ${Array.from(values, cI32).join(', ')} };`);
-      return `d_${suffix}`;
-    },
-    state: (suffix: string, type: string, n: number) => {
-      decls.push(`static ${type} s_${suffix}[${n}];`);
-      return `s_${suffix}`;
-    },
-    interventions: 'iv',
-  } as unknown as EmitContext;
-  const e = emit(ctx);
-  return ['#include <stdio.h>', '#include <stdlib.h>', `#include "${header}"`, ...decls, body(e), ''].join('\n');
-}
-
-
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_evonorm_b0.h"
-#define MAXE 70000
-#define MAXC 64
-static int8_t xin[MAXE], xout[MAXE];
-static int32_t fb[MAXC], bs[MAXC], vq[MAXC], mu[MAXC], sh[MAXC], be[MAXC];
-static long long rd(void) { long long v; if (scanf("%lld", &v) != 1) exit(2); return v; }
-static void rda(int32_t *a, int32_t c) { int32_t i; for (i = 0; i < c; i++) a[i] = (int32_t)rd(); }
-int main(void) {
-  long long cases = rd();
-  while (cases-- > 0) {
-    const int32_t n = (int32_t)rd(), c = (int32_t)rd(), zp = (int32_t)rd(), inplace = (int32_t)rd();
-    const int32_t f = (int32_t)rd();
-    const uint64_t e = (uint64_t)rd();
-    const int32_t im = (int32_t)rd(), is = (int32_t)rd();
-    int32_t i;
-    rda(fb, c); rda(bs, c); rda(vq, c); rda(mu, c); rda(sh, c); rda(be, c);
-    for (i = 0; i < n * c; i++) xin[i] = (int8_t)rd();
+const DRIVER = caseDriver(
+  'tb_evonorm_b0.h',
+  'static int8_t xin[70000], xout[70000];\nstatic int32_t fb[64], bs[64], vq[64], mu[64], sh[64], be[64];',
+  String.raw`
+    const int32_t n = rd(), c = rd(), zp = rd(), inplace = rd(), f = rd();
+    const uint64_t e = (uint64_t)rd64();
+    const int32_t im = rd(), is = rd();
+    rd_s32(fb, c); rd_s32(bs, c); rd_s32(vq, c); rd_s32(mu, c); rd_s32(sh, c); rd_s32(be, c);
+    rd_s8(xin, n * c);
     tb_evonorm_b0_s8(xin, inplace ? xin : xout, n, c, zp, fb, bs, vq, mu, sh, be, f, e, im, is);
-    for (i = 0; i < n * c; i++) printf("%d ", (int)(inplace ? xin : xout)[i]);
-    printf("\n");
-  }
-  return 0;
-}
-`;
-
-const mantissa = fc.oneof(fc.constant(0), fc.integer({ min: 2 ** 30, max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31 - 1), max: -(2 ** 30) }));
-const logInt = (lo: number, hi: number) => logUniform(lo, hi).map((x) => Math.min(hi, Math.max(lo, Math.round(x))));
+    print_s8(inplace ? xin : xout, n * c);`,
+);
 
 /** Random node fields anywhere in validate's ranges (clamps, saturation, tiny and huge values). */
 const rawCase = fc.record({
@@ -230,61 +162,29 @@ function rawNode(c: Of<typeof rawCase>) {
   return { node, graph: graphOf(node, [info, info]), xq };
 }
 
-function caseLine(node: EvoNormB0Node, graph: Int8Graph, xq: Int8Array, inplace: boolean): string {
+function caseText({ node, graph, inputs, inPlace }: KernelCase<EvoNormB0Node>): string {
   const [h, w, C] = graph.tensors[0]!.shape as [number, number, number];
-  return [
-    h * w, C, graph.tensors[0]!.zeroPoint, inplace ? 1 : 0, node.varShift, BigInt(node.epsQ).toString(), node.invNMult, node.invNShift,
-    ...node.fracBits, ...node.batchStd, ...node.vQ, ...node.multiplier, ...node.shift, ...node.betaQ, ...xq,
-  ].join(' ');
+  return ints(h * w, C, graph.tensors[0]!.zeroPoint, inPlace ? 1 : 0, node.varShift, node.epsQ, node.invNMult, node.invNShift, node.fracBits, node.batchStd, node.vQ, node.multiplier, node.shift, node.betaQ, inputs[0]!);
 }
 
-describe.skipIf(SKIP_C)('evonorm_b0: C kernel is bit-exact with TS', () => {
-  const tmp = makeTempDir('tb-evonorm-b0-');
-  afterAll(() => tmp.remove());
+const kernelCase = ({ node, graph, xq }: { node: EvoNormB0Node; graph: Int8Graph; xq: Int8Array }, k = 0): KernelCase<EvoNormB0Node> => ({ node, graph, inputs: [xq], inPlace: k % 2 === 1 });
 
-  it.each(HOST_BUILDS.map((b) => [b.name, b] as const))('%s: lowered and raw nodes, in place and not, every byte equals TS', (_name, build) => {
-    requireCompiler();
-    const lines: string[] = [];
-    const expected: string[] = [];
-    const add = (node: EvoNormB0Node, graph: Int8Graph, xq: Int8Array, k: number) => {
-      evoNormB0.validate(node, graph);
-      lines.push(caseLine(node, graph, xq, k % 2 === 1));
-      expected.push(Array.from(evoNormB0.run(node, [xq], graph, CTX).outputs[0]!).join(' '));
-    };
-    fc.sample(floatCase, { seed: 2, numRuns: 60 }).forEach((c, k) => {
-      const { node, graph, xq } = makeFloatCase(c);
-      add(node, graph, xq, k);
-    });
-    fc.sample(rawCase, { seed: 3, numRuns: 300 }).forEach((c, k) => {
-      const { node, graph, xq } = rawNode(c);
-      add(node, graph, xq, k);
-    });
-    // the largest map (N = 65536): sums at their bounds
+describeC('evonorm_b0: C kernel is bit-exact with TS', 'tb_evonorm_b0', (c) => {
+  // lowered and raw nodes, every other one in place; last, the largest map (N = 65536): sums at their bounds
+  const cases = () => {
     const big = rawNode({ h: 256, w: 256, C: 1, zp: -128, fields: [{ F: 10, B: 1000, vq: 12345, m: 2 ** 30 + 7, sh: -3, beta: 5 }], epsQ: 2 ** 60, fDown: 0, seed: 3 });
-    add(big.node, big.graph, Int8Array.from({ length: 65536 }, (_, i) => (i % 2 ? 127 : -128)), 0);
-    const bin = compileDriver(tmp.dir, 'evonorm_b0_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_evonorm_b0.c')] });
-    const out = runBinary(bin, `${lines.length}\n${lines.join('\n')}\n`).toString().trim().split('\n').map((l) => l.trim());
-    expect(out.length).toBe(expected.length);
-    const wrong = out.flatMap((v, i) => (v === expected[i] ? [] : [`case ${i}: C ${v.slice(0, 80)} / TS ${expected[i]!.slice(0, 80)}`]));
-    expect(wrong.slice(0, 5)).toEqual([]);
-  }, 120_000);
-
-  it('the emitted call compiles against tb_evonorm_b0.h and equals TS', () => {
-    requireCompiler();
-    for (const c of fc.sample(floatCase, { seed: 7, numRuns: 3 })) {
-      const { node, graph, xq } = makeFloatCase(c);
-      const n = xq.length;
-      const src = emittedProgram((ctx) => evoNormB0.emitC(node, ctx), graph, 'tb_evonorm_b0.h', (e) =>
-        `static int8_t in[${n}], out[${n}];\n${READ}\nint main(void) { int i; for (i = 0; i < ${n}; i++) in[i] = (int8_t)rd(); ${e.call}; for (i = 0; i < ${n}; i++) printf("%d ", out[i]); return 0; }`);
-      const bin = compileDriver(tmp.dir, 'evonorm_b0_emitted.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_evonorm_b0.c')] });
-      expect(runBinary(bin, Array.from(xq).join(' ')).toString().trim()).toBe(Array.from(evoNormB0.run(node, [xq], graph, CTX).outputs[0]!).join(' '));
-    }
-  }, 120_000);
+    return [
+      ...fc.sample(floatCase, { seed: 2, numRuns: 60 }).map(makeFloatCase).map(kernelCase),
+      ...fc.sample(rawCase, { seed: 3, numRuns: 300 }).map(rawNode).map(kernelCase),
+      kernelCase({ ...big, xq: Int8Array.from({ length: 65536 }, (_, i) => (i % 2 ? 127 : -128)) }),
+    ];
+  };
+  c.itMatchesTs('lowered and raw nodes, in place and not, every byte equals TS', DRIVER, evoNormB0, cases, caseText);
+  c.itEmittedMatchesTs('the emitted call compiles against tb_evonorm_b0.h and equals TS', evoNormB0, () => fc.sample(floatCase, { seed: 7, numRuns: 3 }).map((k) => kernelCase(makeFloatCase(k))));
 
   it('emitC names the kernel, its constant arrays and the 64-bit epsilon literal', () => {
-    const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 4, numRuns: 1 })[0]!);
-    const data: string[] = [];
-    const ctx = { graph, tensor: (id: number) => `T${id}`, data: (s: string, t: string) => (data.push(`${t} ${s}`), `d_${s}`), state: () => 's', interventions: 'iv' } as unknown as EmitContext;
+    const { node, graph } = makeFloatCase(sampleOne(floatCase, 4));
+    const { ctx, data } = emitStub(graph);
     const { call } = evoNormB0.emitC(node, ctx);
     expect(call).toMatch(/^tb_evonorm_b0_s8\(T0, T1, \d+, \d+, -?\d+, d_frac_bits, d_batch_std, d_v_q, d_multiplier, d_shift, d_beta_q, \d+, UINT64_C\(\d+\), \d+, -?\d+\)$/);
     expect(data).toEqual(['int32_t frac_bits', 'int32_t batch_std', 'int32_t v_q', 'int32_t multiplier', 'int32_t shift', 'int32_t beta_q']);
@@ -292,13 +192,8 @@ describe.skipIf(SKIP_C)('evonorm_b0: C kernel is bit-exact with TS', () => {
 });
 
 describe('evonorm_b0: validate names the node and the field', () => {
-  const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 5, numRuns: 1 })[0]!);
-  const bad = (patch: Partial<EvoNormB0Node>, field: RegExp) => {
-    const n = { ...node, ...patch } as EvoNormB0Node;
-    expect(() => evoNormB0.validate(n, graph)).toThrow(DataError);
-    expect(() => evoNormB0.validate(n, graph)).toThrow(field);
-    expect(() => evoNormB0.validate(n, graph)).toThrow(/^en:/);
-  };
+  const { node, graph } = makeFloatCase(sampleOne(floatCase, 5));
+  const bad = validateErrors(evoNormB0, node, graph);
   it('accepts the lowered node', () => expect(() => evoNormB0.validate(node, graph)).not.toThrow());
   it('wrong array length or type', () => {
     bad({ batchStd: new Int32Array(node.batchStd.length + 1) }, /batchStd/);
@@ -317,21 +212,4 @@ describe('evonorm_b0: validate names the node and the field', () => {
   });
 });
 
-// ---------------------------------------------------------------- Cortex-M
-
-const HAS_ARM = spawnSync('arm-none-eabi-gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-const ARM_FLAGS = ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', '-Wshadow', '-Wcast-qual', '-Wstrict-prototypes', '-mthumb', '-Os'];
-
-describe.skipIf(!HAS_ARM)('evonorm_b0 on Cortex-M (arm-none-eabi-gcc)', () => {
-  it.each(['cortex-m0', 'cortex-m4'])('%s: -Os -Werror, no float, libm or 64-bit division helper', (cpu) => {
-    const tmp = makeTempDir('tb-evonorm-b0-arm-');
-    try {
-      const obj = join(tmp.dir, 'k.o');
-      execFileSync('arm-none-eabi-gcc', [...ARM_FLAGS, `-mcpu=${cpu}`, `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_evonorm_b0.c'), '-o', obj], { stdio: 'pipe' });
-      const syms = execFileSync('arm-none-eabi-nm', ['-u', obj]).toString().split(/\s+/).filter((t) => t && t !== 'U');
-      expect(syms.filter((s) => /^__aeabi_([fd]|[ilu]+2[fd])|^__aeabi_u?ldivmod|[sdt]f[0-9]?$|sqrt|exp|log|pow|floor|ceil|round|lrint/.test(s))).toEqual([]);
-    } finally {
-      tmp.remove();
-    }
-  });
-});
+describeCortexM('evonorm_b0', { file: 'tb_evonorm_b0.c' }, 'tb_evonorm_b0_s8');

@@ -3,24 +3,11 @@
  * logits) outside the stated margin, the C kernel against TS, validate's errors, and a Cortex-M
  * build without float helpers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext, EmittedC } from '../op.js';
+import { describe, expect, it } from 'vitest';
 import { exitDecision, type ExitDecisionNode, lowerExitDecision } from './exit-decision.js';
-import { cI32 } from './int-math.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-
-function graphOf(node: ExitDecisionNode, logits: TensorInfo): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors: [logits], nodes: [node as never], input: 0, outputs: [{ tensor: 0, role: 'exit' }], meta: {} };
-}
+import { caseDriver, CTX, describeC, describeCortexM, emitStub, graphOf, ints, type KernelCase, type Of, tsLine, validateErrors } from './test-c.js';
 
 const caseArb = fc.record({
   K: fc.integer({ min: 1, max: 100 }),
@@ -34,8 +21,6 @@ const caseArb = fc.record({
   edge: fc.constantFrom(-1, 0, 1, 1.5, 1e-9),
 });
 
-type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
-
 function makeCase(c: Of<typeof caseArb>) {
   const q = Int8Array.from(c.codes.slice(0, c.K), (v) => Math.max(-128, 127 - (((v + 128) % c.spread) | 0)));
   const l = Array.from(q, (v) => c.scale * (v - c.zp));
@@ -44,7 +29,7 @@ function makeCase(c: Of<typeof caseArb>) {
   const tau = c.tauKind === 'random' ? c.tauRandom : c.tauKind === 'near' ? (1 / sumExp) * (1 + c.nearDelta) : c.edge;
   const info = { name: 'logits', shape: [c.K], scale: c.scale, zeroPoint: c.zp };
   const node = lowerExitDecision({ name: 'exit0', inputs: [0], outputs: [], in: info, threshold: tau });
-  return { node, graph: graphOf(node, info), q, sumExp, tau };
+  return { node, graph: graphOf(node, [info], 'exit'), q, sumExp, tau };
 }
 
 describe('exit_decision: the integer rule vs max softmax >= tau on the dequantized logits', () => {
@@ -79,7 +64,7 @@ describe('exit_decision: the integer rule vs max softmax >= tau on the dequantiz
     const info = { name: 'logits', shape: [3], scale: 0.1, zeroPoint: 0 };
     const decide = (tau: number, q: number[]) => {
       const node = lowerExitDecision({ name: 'e', inputs: [0], outputs: [], in: info, threshold: tau });
-      return exitDecision.run(node, [Int8Array.from(q)], graphOf(node, info), CTX).exit;
+      return exitDecision.run(node, [Int8Array.from(q)], graphOf(node, [info], 'exit'), CTX).exit;
     };
     expect(decide(0, [0, 0, 0])).toBe(true);
     expect(decide(-2, [0, 0, 0])).toBe(true);
@@ -96,103 +81,50 @@ describe('exit_decision: the integer rule vs max softmax >= tau on the dequantiz
   });
 });
 
+const DRIVER = caseDriver(
+  'tb_exit_decision.h',
+  'static int8_t q[40000];\nstatic int32_t table[256];',
+  String.raw`
+    const int32_t k = rd(), limit = rd();
+    rd_s32(table, 256);
+    rd_s8(q, k);
+    printf("%d\n", (int)tb_exit_decision_s8(q, k, table, limit));`,
+);
 
-const READ = 'static int rd(void) { int v; if (scanf("%d", &v) != 1) exit(2); return v; }';
-
-/** A C program around an emitted call: constant arrays from ctx.data, state from ctx.state,
- *  tensor 0 -> `in`, tensor 1 -> `out`, the interventions -> `iv`. */
-function emittedProgram(emit: (ctx: EmitContext) => EmittedC, graph: Int8Graph, header: string, body: (e: EmittedC) => string): string {
-  const decls: string[] = [];
-  const ctx = {
-    graph,
-    tensor: (id: number) => (id === 0 ? 'in' : 'out'),
-    data: (suffix: string, type: string, values: ArrayLike<number>) => {
-      decls.push(`static const ${type} d_${suffix}[] = { ${Array.from(values, cI32).join(', ')} };`);
-      return `d_${suffix}`;
-    },
-    state: (suffix: string, type: string, n: number) => {
-      decls.push(`static ${type} s_${suffix}[${n}];`);
-      return `s_${suffix}`;
-    },
-    interventions: 'iv',
-  } as unknown as EmitContext;
-  const e = emit(ctx);
-  return ['#include <stdio.h>', '#include <stdlib.h>', `#include "${header}"`, ...decls, body(e), ''].join('\n');
-}
-
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_exit_decision.h"
-static int8_t q[40000];
-static int32_t table[256];
-static long long rd(void) { long long v; if (scanf("%lld", &v) != 1) exit(2); return v; }
-int main(void) {
-  long long cases = rd();
-  while (cases-- > 0) {
-    const int32_t k = (int32_t)rd(), limit = (int32_t)rd();
-    int32_t i;
-    for (i = 0; i < 256; i++) table[i] = (int32_t)rd();
-    for (i = 0; i < k; i++) q[i] = (int8_t)rd();
-    printf("%d\n", (int)tb_exit_decision_s8(q, k, table, limit));
-  }
-  return 0;
-}
-`;
-
-describe.skipIf(SKIP_C)('exit_decision: C kernel is bit-exact with TS', () => {
-  const tmp = makeTempDir('tb-exit-');
-  afterAll(() => tmp.remove());
-
-  it.each(HOST_BUILDS.map((b) => [b.name, b] as const))('%s: every decision equals TS', (_name, build) => {
-    requireCompiler();
-    const lines: string[] = [];
-    const expected: string[] = [];
-    const add = (node: ExitDecisionNode, q: Int8Array) => {
-      lines.push([q.length, node.limit, ...node.table, ...q].join(' '));
-      expected.push(exitDecision.run(node, [q], graphOf(node, { name: 'l', shape: [q.length], scale: 1, zeroPoint: 0 }), CTX).exit ? '1' : '0');
-    };
-    for (const c of fc.sample(caseArb, { seed: 2, numRuns: 2000 })) {
-      const { node, q } = makeCase(c);
-      add(node, q);
-    }
+describeC('exit_decision: C kernel is bit-exact with TS', 'tb_exit_decision', (c) => {
+  const raw = (table: Int32Array, limit: number, q: Int8Array): KernelCase<ExitDecisionNode> => {
+    const node: ExitDecisionNode = { op: 'exit_decision', name: 'r', inputs: [0], outputs: [], table, limit };
+    return { node, graph: graphOf(node, [{ name: 'l', shape: [q.length], scale: 1, zeroPoint: 0 }], 'exit'), inputs: [q] };
+  };
+  const cases = () => {
+    const all = fc.sample(caseArb, { seed: 2, numRuns: 2000 }).map((sample): KernelCase<ExitDecisionNode> => {
+      const { node, graph, q } = makeCase(sample);
+      return { node, graph, inputs: [q] };
+    });
     // raw tables and limits, and the largest K (sum near 2^31)
     for (const [t, limit, k] of fc.sample(fc.tuple(fc.array(fc.integer({ min: 0, max: 65536 }), { minLength: 256, maxLength: 256 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 50 })), { seed: 3, numRuns: 500 })) {
-      add({ op: 'exit_decision', name: 'r', inputs: [0], outputs: [], table: Int32Array.from(t), limit }, Int8Array.from({ length: k }, (_, i) => ((i * 37 + limit) % 256) - 128));
+      all.push(raw(Int32Array.from(t), limit, Int8Array.from({ length: k }, (_, i) => ((i * 37 + limit) % 256) - 128)));
     }
     const full = Int32Array.from({ length: 256 }, () => 65536);
-    add({ op: 'exit_decision', name: 'r', inputs: [0], outputs: [], table: full, limit: 2 ** 31 - 1 }, new Int8Array(32767));
-    add({ op: 'exit_decision', name: 'r', inputs: [0], outputs: [], table: full, limit: 32767 * 65536 - 1 }, new Int8Array(32767));
-    const bin = compileDriver(tmp.dir, 'exit_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_exit_decision.c')] });
-    const out = runBinary(bin, `${lines.length}\n${lines.join('\n')}\n`).toString().trim().split('\n');
-    expect(out).toEqual(expected);
-    expect(expected.slice(-2)).toEqual(['1', '0']);
-  }, 120_000);
+    all.push(raw(full, 2 ** 31 - 1, new Int8Array(32767)), raw(full, 32767 * 65536 - 1, new Int8Array(32767)));
+    expect(all.slice(-2).map((k) => tsLine(exitDecision, k))).toEqual(['1', '0']);
+    return all;
+  };
+  c.itMatchesTs('every decision equals TS', DRIVER, exitDecision, cases, ({ node, inputs: [q] }) => ints(q!.length, node.limit, node.table, q!));
 
-  it('the emitted expression compiles against tb_exit_decision.h and decides as TS', () => {
-    requireCompiler();
-    const samples = fc.sample(caseArb, { seed: 7, numRuns: 40 });
-    const lines: string[] = [];
-    const want: string[] = [];
+  c.itEmittedMatchesTs('the emitted expression compiles against tb_exit_decision.h and decides as TS', exitDecision, () => {
     const info = { name: 'logits', shape: [12], scale: 0.15, zeroPoint: -5 };
     const node = lowerExitDecision({ name: 'e', inputs: [0], outputs: [], in: info, threshold: 0.7 });
-    const graph = graphOf(node, info);
-    for (const c of samples) {
-      const q = Int8Array.from(c.codes.slice(0, 12), (v) => Math.max(-128, 127 - (((v + 128) % c.spread) | 0)));
-      lines.push(Array.from(q).join(' '));
-      want.push(exitDecision.run(node, [q], graph, CTX).exit ? '1' : '0');
-    }
-    const src = emittedProgram((ctx) => exitDecision.emitC(node, ctx), graph, 'tb_exit_decision.h', (e) =>
-      `static int8_t in[12];\n${READ}\nint main(void) { int i, t; for (t = 0; t < ${lines.length}; t++) { for (i = 0; i < 12; i++) in[i] = (int8_t)rd(); printf("%d\\n", (${e.call}) != 0); } return 0; }`);
-    const bin = compileDriver(tmp.dir, 'exit_emitted.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_exit_decision.c')] });
-    expect(runBinary(bin, lines.join('\n')).toString().trim().split('\n')).toEqual(want);
-    expect(new Set(want).size).toBe(2);
-  }, 120_000);
+    const graph = graphOf(node, [info], 'exit');
+    const all = fc.sample(caseArb, { seed: 7, numRuns: 40 }).map((sample) => ({ node, graph, inputs: [Int8Array.from(sample.codes.slice(0, 12), (v) => Math.max(-128, 127 - (((v + 128) % sample.spread) | 0)))] }));
+    expect(new Set(all.map((k) => tsLine(exitDecision, k))).size).toBe(2); // both decisions
+    return all;
+  });
 
   it('emitC is an exit decision expression', () => {
     const info = { name: 'logits', shape: [10], scale: 0.1, zeroPoint: 0 };
     const node = lowerExitDecision({ name: 'e', inputs: [0], outputs: [], in: info, threshold: 0.9 });
-    const ctx = { graph: graphOf(node, info), tensor: (id: number) => `T${id}`, data: (s: string) => `d_${s}`, state: () => 's', interventions: 'iv' } as unknown as EmitContext;
+    const { ctx } = emitStub(graphOf(node, [info], 'exit'));
     expect(exitDecision.emitC(node, ctx)).toEqual({ call: 'tb_exit_decision_s8(T0, 10, d_table, 72817)', exitDecision: true });
     expect(exitDecision.macs(node, ctx.graph)).toBe(0);
   });
@@ -201,13 +133,8 @@ describe.skipIf(SKIP_C)('exit_decision: C kernel is bit-exact with TS', () => {
 describe('exit_decision: validate names the node and the field', () => {
   const info = { name: 'logits', shape: [10], scale: 0.1, zeroPoint: 0 };
   const node = lowerExitDecision({ name: 'exit0', inputs: [0], outputs: [], in: info, threshold: 0.8 });
-  const graph = graphOf(node, info);
-  const bad = (patch: Partial<ExitDecisionNode>, field: RegExp) => {
-    const n = { ...node, ...patch } as ExitDecisionNode;
-    expect(() => exitDecision.validate(n, graph)).toThrow(DataError);
-    expect(() => exitDecision.validate(n, graph)).toThrow(field);
-    expect(() => exitDecision.validate(n, graph)).toThrow(/^exit0:/);
-  };
+  const graph = graphOf(node, [info], 'exit');
+  const bad = validateErrors(exitDecision, node, graph);
   it('accepts the lowered node', () => expect(() => exitDecision.validate(node, graph)).not.toThrow());
   it('bad fields', () => {
     bad({ table: new Int32Array(255) }, /table/);
@@ -217,19 +144,4 @@ describe('exit_decision: validate names the node and the field', () => {
   });
 });
 
-const HAS_ARM = spawnSync('arm-none-eabi-gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-const ARM_FLAGS = ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', '-Wshadow', '-Wcast-qual', '-Wstrict-prototypes', '-mthumb', '-Os'];
-
-describe.skipIf(!HAS_ARM)('exit_decision on Cortex-M (arm-none-eabi-gcc)', () => {
-  it.each(['cortex-m0', 'cortex-m4'])('%s: -Os -Werror, no float, libm or 64-bit division helper', (cpu) => {
-    const tmp = makeTempDir('tb-exit-arm-');
-    try {
-      const obj = join(tmp.dir, 'k.o');
-      execFileSync('arm-none-eabi-gcc', [...ARM_FLAGS, `-mcpu=${cpu}`, `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_exit_decision.c'), '-o', obj], { stdio: 'pipe' });
-      const syms = execFileSync('arm-none-eabi-nm', ['-u', obj]).toString().split(/\s+/).filter((t) => t && t !== 'U');
-      expect(syms.filter((s) => /^__aeabi_([fd]|[ilu]+2[fd])|^__aeabi_u?ldivmod|[sdt]f[0-9]?$|sqrt|exp|log|pow|floor|ceil|round|lrint/.test(s))).toEqual([]);
-    } finally {
-      tmp.remove();
-    }
-  });
-});
+describeCortexM('exit_decision', { file: 'tb_exit_decision.c' }, 'tb_exit_decision_s8');

@@ -3,16 +3,11 @@
  * TS helpers byte for byte (both host builds), and a Cortex-M build without float or 64-bit
  * division helpers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { HOST_BUILDS } from '@tinyblocks/testkit/c';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isqrtU64, mantToReal, mulExp, mulMant, normSqrt, rsqrtQ31, splitReal } from './int-math.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
+import { cProgram, describeC, describeCortexM, expectLines } from './test-c.js';
 
 const u64 = fc.oneof(
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
@@ -106,9 +101,9 @@ describe('int-math: TS helpers vs exact references', () => {
   });
 });
 
-const DRIVER = String.raw`
-#include <stdio.h>
-#include "tb_int_math.h"
+const DRIVER = cProgram(
+  ['tb_int_math.h'],
+  String.raw`
 int main(void) {
   char op;
   unsigned long long w;
@@ -144,8 +139,8 @@ int main(void) {
     }
   }
   return 0;
-}
-`;
+}`,
+);
 
 function vectors(): { input: string; expected: string[] } {
   const lines: string[] = [];
@@ -175,52 +170,29 @@ function vectors(): { input: string; expected: string[] } {
   return { input: `${lines.join('\n')}\n`, expected };
 }
 
-describe.skipIf(SKIP_C)('int-math: tb_int_math.h is bit-exact with TS', () => {
-  const tmp = makeTempDir('tb-int-math-');
-  afterAll(() => tmp.remove());
+describeC('int-math: tb_int_math.h is bit-exact with TS', 'tb_int_math', (c) => {
   const { input, expected } = vectors();
 
   it.each(HOST_BUILDS.map((b) => [b.name, b] as const))('%s: every output equals TS', (_name, build) => {
-    requireCompiler();
-    const bin = compileDriver(tmp.dir, 'int_math_driver.c', DRIVER, build, { includeDirs: [RUNTIME] });
-    const out = runBinary(bin, input).toString().trim().split('\n');
-    expect(out.length).toBe(expected.length);
-    const wrong = out.flatMap((v, i) => (v === expected[i] ? [] : [`#${i}: C ${v}, TS ${expected[i]}`]));
-    expect(wrong.slice(0, 10)).toEqual([]);
+    expectLines(c.run('int_math_driver.c', DRIVER, build, input), expected, (i) => `#${i}`);
   }, 120_000);
 });
 
-const HAS_ARM = spawnSync('arm-none-eabi-gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-
-describe.skipIf(!HAS_ARM)('int-math on Cortex-M (arm-none-eabi-gcc)', () => {
-  it.each(['cortex-m0', 'cortex-m4'])('%s: -Os -Werror, no float and no 64-bit division helper', (cpu) => {
-    const tmp = makeTempDir('tb-int-math-arm-');
-    try {
-      const src = join(tmp.dir, 'k.c');
-      const obj = join(tmp.dir, 'k.o');
-      writeFileSync(
-        src,
-        [
-          '#include "tb_int_math.h"',
-          'uint32_t k1(uint64_t x) { return tb_isqrt_u64(x); }',
-          'void k2(uint64_t w, int32_t *m, int32_t *e) { tb_rsqrt_q31(w, m, e); }',
-          'void k3(int32_t a, int32_t b, int32_t *m, int32_t *e) { tb_mul_mant(a, 3, b, -4, m, e); }',
-          'int32_t k4(int32_t x, int32_t m, int32_t e) { return tb_mul_exp(x, m, e, 1 << 28); }',
-          '',
-        ].join('\n'),
-      );
-      execFileSync('arm-none-eabi-gcc', [...ARM_FLAGS, `-mcpu=${cpu}`, `-I${RUNTIME}`, '-c', src, '-o', obj], { stdio: 'pipe' });
-      expect(forbiddenSymbols(obj)).toEqual([]);
-    } finally {
-      tmp.remove();
-    }
-  });
-});
-
-const ARM_FLAGS = ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', '-Wshadow', '-Wcast-qual', '-Wstrict-prototypes', '-mthumb', '-Os'];
-
-/** Undefined symbols of an object that are float helpers, libm, or 64-bit division. */
-function forbiddenSymbols(obj: string): string[] {
-  const syms = execFileSync('arm-none-eabi-nm', ['-u', obj]).toString().split(/\s+/).filter((t) => t && t !== 'U');
-  return syms.filter((s) => /^__aeabi_([fd]|[ilu]+2[fd])|^__aeabi_u?ldivmod|[sdt]f[0-9]?$|sqrt|exp|log|pow|floor|ceil|round|lrint/.test(s));
-}
+describeCortexM(
+  'int-math',
+  {
+    source: [
+      '#include "tb_int_math.h"',
+      'uint32_t k1(uint64_t x);',
+      'void k2(uint64_t w, int32_t *m, int32_t *e);',
+      'void k3(int32_t a, int32_t b, int32_t *m, int32_t *e);',
+      'int32_t k4(int32_t x, int32_t m, int32_t e);',
+      'uint32_t k1(uint64_t x) { return tb_isqrt_u64(x); }',
+      'void k2(uint64_t w, int32_t *m, int32_t *e) { tb_rsqrt_q31(w, m, e); }',
+      'void k3(int32_t a, int32_t b, int32_t *m, int32_t *e) { tb_mul_mant(a, 3, b, -4, m, e); }',
+      'int32_t k4(int32_t x, int32_t m, int32_t e) { return tb_mul_exp(x, m, e, 1 << 28); }',
+      '',
+    ].join('\n'),
+  },
+  'k4',
+);

@@ -3,38 +3,13 @@
  * kernel byte for byte (lowered and raw random nodes), validate's errors, and a Cortex-M build
  * without float helpers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chooseQuantParams, quantizeArray } from '../affine.js';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext, EmittedC } from '../op.js';
+import type { Int8Graph, TensorInfo } from '../graph.js';
 import { lowerMixPool, mixPool, type MixPoolNode } from './mix-pool.js';
-import { cI32 } from './int-math.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
-
-function graphOf(node: MixPoolNode, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 1, role: 'exit' }], meta: {} };
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
-const logUniform = (lo: number, hi: number) => fc.double({ min: Math.log(lo), max: Math.log(hi), noNaN: true }).map(Math.exp);
+import { caseDriver, CTX, describeC, describeCortexM, emitStub, graphOf, ints, type KernelCase, logUniform, type Of, rng, sampleOne, toCode, validateErrors } from './test-c.js';
 
 const floatCase = fc.record({
   h: fc.integer({ min: 1, max: 12 }),
@@ -63,7 +38,7 @@ function makeFloatCase(c: Of<typeof floatCase>) {
   const inInfo = { name: 'x', shape: [c.h, c.w, c.C], ...inQ };
   const outInfo = { name: 'p', shape: [c.C], ...outQ };
   const node = lowerMixPool({ name: 'pool', inputs: [0], outputs: [1], in: inInfo, out: outInfo, mix: c.mix });
-  return { node, graph: graphOf(node, [inInfo, outInfo]), xq, ref, outQ };
+  return { node, graph: graphOf(node, [inInfo, outInfo], 'exit'), xq, ref, outQ };
 }
 
 describe('mix_pool: lowering + TS kernel vs float64 a*max + (1-a)*mean', () => {
@@ -76,7 +51,7 @@ describe('mix_pool: lowering + TS kernel vs float64 a*max + (1-a)*mean', () => {
         mixPool.validate(node, graph);
         const y = mixPool.run(node, [xq], graph, CTX).outputs[0]!;
         for (let i = 0; i < y.length; i++) {
-          worst = Math.max(worst, Math.abs(y[i]! - Math.min(127, Math.max(-128, ref[i]! / outQ.scale + outQ.zeroPoint))));
+          worst = Math.max(worst, Math.abs(y[i]! - toCode(ref[i]!, outQ)));
           count++;
         }
       }),
@@ -91,7 +66,7 @@ describe('mix_pool: lowering + TS kernel vs float64 a*max + (1-a)*mean', () => {
     const outInfo = { name: 'p', shape: [1], scale: 1, zeroPoint: 0 };
     const run = (mix: number, x: number[]) => {
       const node = lowerMixPool({ name: 'pool', inputs: [0], outputs: [1], in: inInfo, out: outInfo, mix });
-      return mixPool.run(node, [Int8Array.from(x)], graphOf(node, [inInfo, outInfo]), CTX).outputs[0]![0];
+      return mixPool.run(node, [Int8Array.from(x)], graphOf(node, [inInfo, outInfo], 'exit'), CTX).outputs[0]![0];
     };
     expect(run(1, [1, 9, 3, 5])).toBe(9);
     expect(run(0, [1, 9, 3, 5])).toBe(5); // mean 4.5 -> 5
@@ -107,52 +82,17 @@ describe('mix_pool: lowering + TS kernel vs float64 a*max + (1-a)*mean', () => {
 
 // ---------------------------------------------------------------- C vs TS
 
-const READ = 'static int rd(void) { int v; if (scanf("%d", &v) != 1) exit(2); return v; }';
-
-/** A C program around an emitted call: constant arrays from ctx.data, state from ctx.state,
- *  tensor 0 -> `in`, tensor 1 -> `out`, the interventions -> `iv`. */
-function emittedProgram(emit: (ctx: EmitContext) => EmittedC, graph: Int8Graph, header: string, body: (e: EmittedC) => string): string {
-  const decls: string[] = [];
-  const ctx = {
-    graph,
-    tensor: (id: number) => (id === 0 ? 'in' : 'out'),
-    data: (suffix: string, type: string, values: ArrayLike<number>) => {
-      decls.push(`static const ${type} d_${suffix}[] = { ${Array.from(values, cI32).join(', ')} };`);
-      return `d_${suffix}`;
-    },
-    state: (suffix: string, type: string, n: number) => {
-      decls.push(`static ${type} s_${suffix}[${n}];`);
-      return `s_${suffix}`;
-    },
-    interventions: 'iv',
-  } as unknown as EmitContext;
-  const e = emit(ctx);
-  return ['#include <stdio.h>', '#include <stdlib.h>', `#include "${header}"`, ...decls, body(e), ''].join('\n');
-}
-
-
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_mix_pool.h"
-#define MAXE 70000
-static int8_t xin[MAXE], xout[4096];
-static long long rd(void) { long long v; if (scanf("%lld", &v) != 1) exit(2); return v; }
-int main(void) {
-  long long cases = rd();
-  while (cases-- > 0) {
-    const int32_t n = (int32_t)rd(), c = (int32_t)rd(), izp = (int32_t)rd(), ozp = (int32_t)rd();
-    const int64_t m1 = (int64_t)rd(), m2 = (int64_t)rd();
-    const int32_t sh = (int32_t)rd();
-    int32_t i;
-    for (i = 0; i < n * c; i++) xin[i] = (int8_t)rd();
+const DRIVER = caseDriver(
+  'tb_mix_pool.h',
+  'static int8_t xin[70000], xout[4096];',
+  String.raw`
+    const int32_t n = rd(), c = rd(), izp = rd(), ozp = rd();
+    const int64_t m1 = (int64_t)rd64(), m2 = (int64_t)rd64();
+    const int32_t sh = rd();
+    rd_s8(xin, n * c);
     tb_mix_pool_s8(xin, xout, n, c, izp, ozp, m1, m2, sh);
-    for (i = 0; i < c; i++) printf("%d ", (int)xout[i]);
-    printf("\n");
-  }
-  return 0;
-}
-`;
+    print_s8(xout, c);`,
+);
 
 const rawCase = fc.record({
   h: fc.integer({ min: 1, max: 10 }),
@@ -174,68 +114,38 @@ function rawNode(c: Of<typeof rawCase>) {
   const node: MixPoolNode = { op: 'mix_pool', name: 'raw', inputs: [0], outputs: [1], maxMult, meanMult, shift: c.shift };
   const r = rng(c.seed);
   const xq = Int8Array.from({ length: N * c.C }, (_, i) => (c.seed % 3 === 0 ? (i % 2 ? 127 : -128) : Math.floor(r() * 256) - 128));
-  const graph = graphOf(node, [{ name: 'x', shape: [c.h, c.w, c.C], scale: 1, zeroPoint: c.izp }, { name: 'p', shape: [c.C], scale: 1, zeroPoint: c.ozp }]);
+  const graph = graphOf(node, [{ name: 'x', shape: [c.h, c.w, c.C], scale: 1, zeroPoint: c.izp }, { name: 'p', shape: [c.C], scale: 1, zeroPoint: c.ozp }], 'exit');
   return { node, graph, xq };
 }
 
-describe.skipIf(SKIP_C)('mix_pool: C kernel is bit-exact with TS', () => {
-  const tmp = makeTempDir('tb-mix-pool-');
-  afterAll(() => tmp.remove());
+function caseText({ node, graph, inputs }: KernelCase<MixPoolNode>): string {
+  const [inT, outT] = graph.tensors as [TensorInfo, TensorInfo];
+  return ints(inT.shape[0]! * inT.shape[1]!, inT.shape[2]!, inT.zeroPoint, outT.zeroPoint, node.maxMult, node.meanMult, node.shift, inputs[0]!);
+}
 
-  it.each(HOST_BUILDS.map((b) => [b.name, b] as const))('%s: lowered and raw nodes, every byte equals TS', (_name, build) => {
-    requireCompiler();
-    const lines: string[] = [];
-    const expected: string[] = [];
-    const add = (node: MixPoolNode, graph: Int8Graph, xq: Int8Array) => {
-      mixPool.validate(node, graph);
-      const [inT, outT] = graph.tensors as [TensorInfo, TensorInfo];
-      lines.push([inT.shape[0]! * inT.shape[1]!, inT.shape[2], inT.zeroPoint, outT.zeroPoint, node.maxMult, node.meanMult, node.shift, ...xq].join(' '));
-      expected.push(Array.from(mixPool.run(node, [xq], graph, CTX).outputs[0]!).join(' '));
-    };
-    for (const c of fc.sample(floatCase, { seed: 2, numRuns: 150 })) {
-      const { node, graph, xq } = makeFloatCase(c);
-      add(node, graph, xq);
-    }
-    for (const c of fc.sample(rawCase, { seed: 3, numRuns: 400 })) {
-      const { node, graph, xq } = rawNode(c);
-      add(node, graph, xq);
-    }
+const kernelCase = ({ node, graph, xq }: { node: MixPoolNode; graph: Int8Graph; xq: Int8Array }): KernelCase<MixPoolNode> => ({ node, graph, inputs: [xq] });
+
+describeC('mix_pool: C kernel is bit-exact with TS', 'tb_mix_pool', (c) => {
+  const cases = () => {
     const big = rawNode({ h: 256, w: 256, C: 1, izp: -128, ozp: 3, shift: 40, f1: 0.5, f2: 1, seed: 3 });
-    add(big.node, big.graph, Int8Array.from({ length: 65536 }, () => 127));
-    const bin = compileDriver(tmp.dir, 'mix_pool_driver.c', DRIVER, build, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_mix_pool.c')] });
-    const out = runBinary(bin, `${lines.length}\n${lines.join('\n')}\n`).toString().trim().split('\n').map((l) => l.trim());
-    expect(out.length).toBe(expected.length);
-    const wrong = out.flatMap((v, i) => (v === expected[i] ? [] : [`case ${i}: C ${v} / TS ${expected[i]}`]));
-    expect(wrong.slice(0, 5)).toEqual([]);
-  }, 120_000);
-
-  it('the emitted call compiles against tb_mix_pool.h and equals TS', () => {
-    requireCompiler();
-    for (const c of fc.sample(floatCase, { seed: 7, numRuns: 3 })) {
-      const { node, graph, xq } = makeFloatCase(c);
-      const [n, k] = [xq.length, graph.tensors[1]!.shape[0]!];
-      const src = emittedProgram((ctx) => mixPool.emitC(node, ctx), graph, 'tb_mix_pool.h', (e) =>
-        `static int8_t in[${n}], out[${k}];\n${READ}\nint main(void) { int i; for (i = 0; i < ${n}; i++) in[i] = (int8_t)rd(); ${e.call}; for (i = 0; i < ${k}; i++) printf("%d ", out[i]); return 0; }`);
-      const bin = compileDriver(tmp.dir, 'mix_pool_emitted.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME], sources: [join(RUNTIME, 'tb_mix_pool.c')] });
-      expect(runBinary(bin, Array.from(xq).join(' ')).toString().trim()).toBe(Array.from(mixPool.run(node, [xq], graph, CTX).outputs[0]!).join(' '));
-    }
-  }, 120_000);
+    return [
+      ...fc.sample(floatCase, { seed: 2, numRuns: 150 }).map(makeFloatCase).map(kernelCase),
+      ...fc.sample(rawCase, { seed: 3, numRuns: 400 }).map(rawNode).map(kernelCase),
+      kernelCase({ ...big, xq: Int8Array.from({ length: 65536 }, () => 127) }),
+    ];
+  };
+  c.itMatchesTs('lowered and raw nodes, every byte equals TS', DRIVER, mixPool, cases, caseText);
+  c.itEmittedMatchesTs('the emitted call compiles against tb_mix_pool.h and equals TS', mixPool, () => fc.sample(floatCase, { seed: 7, numRuns: 3 }).map((k) => kernelCase(makeFloatCase(k))));
 
   it('emitC passes the multipliers as 64-bit literals', () => {
-    const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 4, numRuns: 1 })[0]!);
-    const ctx = { graph, tensor: (id: number) => `T${id}`, data: () => 'd', state: () => 's', interventions: 'iv' } as unknown as EmitContext;
-    expect(mixPool.emitC(node, ctx).call).toMatch(/^tb_mix_pool_s8\(T0, T1, \d+, \d+, -?\d+, -?\d+, INT64_C\(\d+\), INT64_C\(\d+\), \d+\)$/);
+    const { node, graph } = makeFloatCase(sampleOne(floatCase, 4));
+    expect(mixPool.emitC(node, emitStub(graph).ctx).call).toMatch(/^tb_mix_pool_s8\(T0, T1, \d+, \d+, -?\d+, -?\d+, INT64_C\(\d+\), INT64_C\(\d+\), \d+\)$/);
   });
 });
 
 describe('mix_pool: validate names the node and the field', () => {
-  const { node, graph } = makeFloatCase(fc.sample(floatCase, { seed: 5, numRuns: 1 })[0]!);
-  const bad = (patch: Partial<MixPoolNode>, field: RegExp, g = graph) => {
-    const n = { ...node, ...patch } as MixPoolNode;
-    expect(() => mixPool.validate(n, g)).toThrow(DataError);
-    expect(() => mixPool.validate(n, g)).toThrow(field);
-    expect(() => mixPool.validate(n, g)).toThrow(/^pool:/);
-  };
+  const { node, graph } = makeFloatCase(sampleOne(floatCase, 5));
+  const bad = validateErrors(mixPool, node, graph);
   it('accepts the lowered node', () => expect(() => mixPool.validate(node, graph)).not.toThrow());
   it('fields out of range', () => {
     bad({ shift: 0 }, /shift/);
@@ -248,21 +158,4 @@ describe('mix_pool: validate names the node and the field', () => {
   });
 });
 
-// ---------------------------------------------------------------- Cortex-M
-
-const HAS_ARM = spawnSync('arm-none-eabi-gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-const ARM_FLAGS = ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', '-Wshadow', '-Wcast-qual', '-Wstrict-prototypes', '-mthumb', '-Os'];
-
-describe.skipIf(!HAS_ARM)('mix_pool on Cortex-M (arm-none-eabi-gcc)', () => {
-  it.each(['cortex-m0', 'cortex-m4'])('%s: -Os -Werror, no float, libm or 64-bit division helper', (cpu) => {
-    const tmp = makeTempDir('tb-mix-pool-arm-');
-    try {
-      const obj = join(tmp.dir, 'k.o');
-      execFileSync('arm-none-eabi-gcc', [...ARM_FLAGS, `-mcpu=${cpu}`, `-I${RUNTIME}`, '-c', join(RUNTIME, 'tb_mix_pool.c'), '-o', obj], { stdio: 'pipe' });
-      const syms = execFileSync('arm-none-eabi-nm', ['-u', obj]).toString().split(/\s+/).filter((t) => t && t !== 'U');
-      expect(syms.filter((s) => /^__aeabi_([fd]|[ilu]+2[fd])|^__aeabi_u?ldivmod|[sdt]f[0-9]?$|sqrt|exp|log|pow|floor|ceil|round|lrint/.test(s))).toEqual([]);
-    } finally {
-      tmp.remove();
-    }
-  });
-});
+describeCortexM('mix_pool', { file: 'tb_mix_pool.c' }, 'tb_mix_pool_s8');

@@ -3,30 +3,14 @@
  * the C tb_reshape_s8 matches byte for byte (separate and in place), the emitted call compiles
  * and runs, validate's errors, and a Cortex-M build.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, DataError } from '@tinyblocks/core/base';
-import { compileDriver, HOST_BUILDS, makeTempDir, requireCompiler, runBinary, SKIP_C } from '@tinyblocks/testkit/c';
+import { ConfigError } from '@tinyblocks/core/base';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { INT8_GRAPH_FORMAT, INT8_GRAPH_VERSION, type Int8Graph, type TensorInfo } from '../graph.js';
-import type { EmitContext } from '../op.js';
-import { lowerReshape, reshape, type ReshapeNode } from './reshape.js';
-
-const RUNTIME = fileURLToPath(new URL('../../runtime', import.meta.url));
-const CTX = { state: <T>(_n: unknown, init: () => T) => init(), interventions: null };
-
-function graphOf(node: ReshapeNode, tensors: TensorInfo[]): Int8Graph {
-  return { format: INT8_GRAPH_FORMAT, version: INT8_GRAPH_VERSION, name: 'g', tensors, nodes: [node as never], input: 0, outputs: [{ tensor: 1, role: 'logits' }], meta: {} };
-}
+import { describe, expect, it } from 'vitest';
+import { lowerReshape, reshape } from './reshape.js';
+import { caseDriver, CTX, describeC, describeCortexM, graphOf, ints, lcg, once, validateErrors } from './test-c.js';
 
 const dims3 = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 9 }));
-const codes = (n: number, seed: number) => {
-  let r = seed >>> 0 || 1;
-  return Int8Array.from({ length: n }, () => ((r = (r * 1103515245 + 12345) >>> 0), ((r >>> 8) % 256) - 128));
-};
+const codes = (n: number, seed: number) => Int8Array.from({ length: n }, lcg(seed));
 
 describe('reshape: TS kernel', () => {
   it('flatten [H, W, C] -> [H*W*C]: element (h, w, c) lands at (h*W + w)*C + c (tfjs Flatten order), dequantized values unchanged', () => {
@@ -65,119 +49,48 @@ describe('reshape: TS kernel', () => {
   });
 });
 
-const DRIVER = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include "tb_reshape.h"
-
-static int8_t in[4096], out[4096];
-
-static int32_t rd(void) {
-  long v;
-  if (scanf("%ld", &v) != 1) exit(2);
-  return (int32_t)v;
-}
-
-int main(void) {
-  long in_place;
-  while (scanf("%ld", &in_place) == 1) {
+const DRIVER = caseDriver(
+  'tb_reshape.h',
+  'static int8_t in[4096], out[4096];',
+  String.raw`
+    const int32_t in_place = rd(), n = rd();
     int8_t *y = in_place ? in : out;
-    int32_t i, n = rd();
-    for (i = 0; i < n; i++) in[i] = (int8_t)rd();
+    int32_t i;
+    rd_s8(in, n);
     for (i = 0; i < n; i++) out[i] = 0;
     tb_reshape_s8(in, y, n);
-    for (i = 0; i < n; i++) printf("%d ", (int)y[i]);
-    printf("\n");
-  }
-  return 0;
-}
-`;
+    print_s8(y, n);`,
+);
 
-describe.skipIf(SKIP_C)('reshape: C tb_reshape_s8 is bit-exact with the TS kernel', () => {
-  const tmp = makeTempDir('tb-reshape-');
-  afterAll(() => tmp.remove());
-  const cases = fc.sample(fc.tuple(dims3, fc.integer(), fc.boolean()), { seed: 29, numRuns: 100 }).map(([[H, W, C], seed, inPlace]) => {
-    const t = { name: 'x', shape: [H, W, C], scale: 1, zeroPoint: 0 };
-    const o = { ...t, name: 'y', shape: [H * W * C] };
-    const node = lowerReshape({ name: 'flat', inputs: [0], outputs: [1], in: t, out: o });
-    return { node, graph: graphOf(node, [t, o]), input: codes(H * W * C, seed), inPlace };
-  });
-  const expected = cases.map((c) => Array.from(reshape.run(c.node, [c.input], c.graph, CTX).outputs[0]!).map((v) => `${v} `).join(''));
-  const text = `${cases.map((c) => `${c.inPlace ? 1 : 0} ${c.input.length}\n${Array.from(c.input).join(' ')}`).join('\n')}\n`;
-  const check = (stdout: string, want: string[]) => {
-    const lines = stdout.split('\n').slice(0, -1);
-    expect(lines.length).toBe(want.length);
-    lines.forEach((l, i) => expect(l, `case ${i}`).toBe(want[i]));
-  };
-
-  it.each(HOST_BUILDS)('$name: 100 random tensors (about half in place), every byte equal', (build) => {
-    requireCompiler();
-    check(runBinary(compileDriver(tmp.dir, 'reshape_driver.c', DRIVER, build, { includeDirs: [RUNTIME] }), text).toString(), expected);
-  }, 60_000);
-
-  it('the emitted call compiles and matches TS (also when the planner shares the buffer)', () => {
-    requireCompiler();
-    const some = cases.slice(0, 8);
-    const decls: string[] = [];
-    const calls: string[] = [];
-    some.forEach((c, k) => {
-      const ctx: EmitContext = {
-        graph: c.graph,
-        tensor: (id) => (id === 1 && k % 2 === 1 ? `t${k}_0` : `t${k}_${id}`),
-        data: () => {
-          throw new Error('reshape has no constant data');
-        },
-        state: () => {
-          throw new Error('no state');
-        },
-        interventions: 'NULL',
-      };
-      const { call } = reshape.emitC(c.node, ctx);
-      decls.push(`static int8_t t${k}_0[${c.input.length}] = {${Array.from(c.input).join(', ')}};`);
-      if (k % 2 === 0) decls.push(`static int8_t t${k}_1[${c.input.length}];`);
-      calls.push(`  ${call};`, `  for (i = 0; i < ${c.input.length}; i++) printf("%d ", (int)${ctx.tensor(1)}[i]);`, '  printf("\\n");');
-    });
-    expect(reshape.runtime).toEqual(['tb_reshape.h']);
-    const src = `#include <stdio.h>\n${reshape.runtime.map((h) => `#include "${h}"`).join('\n')}\n${decls.join('\n')}\nint main(void) {\n  int i;\n${calls.join('\n')}\n  return 0;\n}\n`;
-    check(runBinary(compileDriver(tmp.dir, 'reshape_emit.c', src, HOST_BUILDS[0]!, { includeDirs: [RUNTIME] })).toString(), expected.slice(0, 8));
-  }, 60_000);
+describeC('reshape: C tb_reshape_s8 is bit-exact with the TS kernel', 'tb_reshape', (c) => {
+  const cases = once(() =>
+    fc.sample(fc.tuple(dims3, fc.integer(), fc.boolean()), { seed: 29, numRuns: 100 }).map(([[H, W, C], seed, inPlace]) => {
+      const t = { name: 'x', shape: [H, W, C], scale: 1, zeroPoint: 0 };
+      const o = { ...t, name: 'y', shape: [H * W * C] };
+      const node = lowerReshape({ name: 'flat', inputs: [0], outputs: [1], in: t, out: o });
+      return { node, graph: graphOf(node, [t, o]), inputs: [codes(H * W * C, seed)], inPlace };
+    }),
+  );
+  c.itMatchesTs('100 random tensors (about half in place), every byte equal', DRIVER, reshape, cases, (k) => ints(k.inPlace ? 1 : 0, k.inputs[0]!.length, k.inputs[0]!), 60_000);
+  c.itEmittedMatchesTs('the emitted call compiles and matches TS (also when the planner shares the buffer)', reshape, () => cases().slice(0, 8).map((k, i) => ({ ...k, inPlace: i % 2 === 1 })), { runtime: ['tb_reshape.h'], no: ['data', 'state'], timeout: 60_000 });
 });
 
 describe('reshape: validate', () => {
   const t = { name: 'x', shape: [2, 3, 4], scale: 0.5, zeroPoint: 1 };
   const o = { ...t, name: 'y', shape: [24] };
   const node = lowerReshape({ name: 'flat', inputs: [0], outputs: [1], in: t, out: o });
-  const bad = (g: Int8Graph, field: string, patch: Partial<ReshapeNode> = {}) => {
-    try {
-      reshape.validate({ ...node, ...patch }, g);
-    } catch (e) {
-      expect(e).toBeInstanceOf(DataError);
-      expect((e as DataError).where).toBe('flat');
-      expect((e as DataError).field).toBe(field);
-      return;
-    }
-    throw new Error(`no error for ${field}`);
-  };
+  const bad = validateErrors(reshape, node, graphOf(node, [t, o]));
   it('accepts a consistent node', () => expect(() => reshape.validate(node, graphOf(node, [t, o]))).not.toThrow());
   it('names the node and the field', () => {
-    bad(graphOf(node, [t, { ...o, shape: [25] }]), 'output shape');
-    bad(graphOf(node, [t, { ...o, scale: 1 }]), 'output scale');
-    bad(graphOf(node, [t, { ...o, zeroPoint: 0 }]), 'output zeroPoint');
-    bad(graphOf(node, [t, o]), 'outputs', { outputs: [1, 1] });
+    bad({}, 'output shape', graphOf(node, [t, { ...o, shape: [25] }]));
+    bad({}, 'output scale', graphOf(node, [t, { ...o, scale: 1 }]));
+    bad({}, 'output zeroPoint', graphOf(node, [t, { ...o, zeroPoint: 0 }]));
+    bad({ outputs: [1, 1] }, 'outputs');
   });
 });
 
-const ARM_CC = 'arm-none-eabi-gcc';
-const HAS_ARM = spawnSync(ARM_CC, ['--version'], { stdio: 'ignore' }).status === 0;
-describe.skipIf(!HAS_ARM)('reshape: builds for Cortex-M without float helpers', () => {
-  const tmp = makeTempDir('tb-reshape-arm-');
-  afterAll(() => tmp.remove());
-  it.each(['cortex-m4', 'cortex-m0'])('%s', (cpu) => {
-    const src = join(tmp.dir, 'reshape_unit.c');
-    writeFileSync(src, '#include "tb_reshape.h"\nvoid reshape_unit(const int8_t *in, int8_t *out, int32_t n);\nvoid reshape_unit(const int8_t *in, int8_t *out, int32_t n) { tb_reshape_s8(in, out, n); }\n');
-    const obj = join(tmp.dir, `${cpu}.o`);
-    execFileSync(ARM_CC, ['-std=c99', '-pedantic', '-Wall', '-Wextra', '-Werror', '-Wconversion', '-Wsign-conversion', `-mcpu=${cpu}`, '-mthumb', '-Os', `-I${RUNTIME}`, '-c', src, '-o', obj]);
-    expect(execFileSync('arm-none-eabi-nm', [obj]).toString()).toMatch(/ T reshape_unit\b/);
-    expect(execFileSync('arm-none-eabi-nm', ['-u', obj]).toString()).not.toMatch(/__aeabi_[fd]|__aeabi_\w+2[fd]\b|__\w+[sd]f\d\b/);
-  }, 30_000);
-});
+describeCortexM(
+  'reshape',
+  { source: '#include "tb_reshape.h"\nvoid reshape_unit(const int8_t *in, int8_t *out, int32_t n);\nvoid reshape_unit(const int8_t *in, int8_t *out, int32_t n) { tb_reshape_s8(in, out, n); }\n' },
+  'reshape_unit',
+);
