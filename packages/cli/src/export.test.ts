@@ -35,7 +35,7 @@ const first = path.join(tmp, 'first');
 const second = path.join(tmp, 'second');
 
 beforeAll(async () => {
-  const r = await cli('export', shippedModelDir(), '--out', first, '--backend', 'cpu');
+  const r = await cli('export', shippedModelDir(), '--out', first);
   if (r.code !== 0) throw new Error(r.err);
 }, 300_000);
 
@@ -59,7 +59,7 @@ describe('tinyblocks export', () => {
 
   it('prints one table row per node and the totals', async () => {
     const out = path.join(tmp, 'printed');
-    const r = await cli('export', shippedModelDir(), '--out', out, '--backend', 'cpu', '--calib-count', '100', '--name', 'fashion');
+    const r = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '100', '--name', 'fashion');
     expect(r.code).toBe(0);
     for (const layer of ['conv1', 'norm1', 'act2', 'exit1_decide', 'delta6_fc7', 'norm7', 'cbm_intervene', 'cbm_head']) expect(r.out).toContain(layer);
     expect(r.out).toMatch(/flash: [\d,]+ bytes/);
@@ -70,7 +70,7 @@ describe('tinyblocks export', () => {
   }, 300_000);
 
   it('exporting twice gives byte-identical files', async () => {
-    const r = await cli('export', shippedModelDir(), '--out', second, '--backend', 'cpu');
+    const r = await cli('export', shippedModelDir(), '--out', second);
     expect(r.code).toBe(0);
     const a = files(first);
     const b = files(second);
@@ -108,12 +108,36 @@ describe.skipIf(SKIP_C)('tinyblocks verify --target host', () => {
   }, 300_000);
 });
 
+const HAS_ARM = ['arm-none-eabi-gcc', 'qemu-system-arm'].every((t) => spawnSync(t, ['--version'], { stdio: 'ignore' }).status === 0);
+const SKIP_ARM = !HAS_ARM && process.env.CI !== 'true';
+if (SKIP_ARM) console.warn('[cli] arm-none-eabi-gcc / qemu-system-arm not found: skipping Cortex-M verify tests (apt-get install --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)');
+
+describe.skipIf(SKIP_ARM)('tinyblocks verify --target cortex-m4 (QEMU)', () => {
+  it('runs the firmware in QEMU, bit-exact, with sizes, stack and instruction counts', async () => {
+    expect(HAS_ARM, 'arm-none-eabi-gcc and qemu-system-arm are required under CI=true').toBe(true);
+    const r = await cli('verify', first, '--board', 'tiny64k', '--count', '5', '--data', 'subset');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('on emulated cortex-m4 (qemu-system-arm -M mps2-an386)');
+    expect(r.out).toMatch(/flash: code [\d,]+ B .*weights and tables [\d,]+ B/);
+    expect(r.out).toMatch(/stack high-water mark [\d,]+ B/);
+    expect(r.out).toMatch(/\d+\s+conv2\s+conv2d\s+[\d,]+/);
+    expect(r.out.trim().split('\n').at(-1)).toMatch(/^verify cortex-m4: 5\/5 bit-exact, [\d,]+ instructions\/inference$/);
+  }, 120_000);
+
+  it('a board budget the model exceeds fails before building', async () => {
+    const r = await cli('verify', first, '--board', 'tiny64k', '--sram', '20k');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/SRAM: expected at most 20,480 bytes \(--board tiny64k --sram 20k\).*the peak is set by node \d+/);
+  });
+});
+
 describe('tinyblocks export / verify: bad input exits 2 and leaves no output directory', () => {
   beforeAll(() => initBackend('cpu'));
 
   async function expectRefused(modelDir: string, pattern: RegExp) {
     const out = path.join(tmp, `refused-${path.basename(modelDir)}`);
-    const r = await cli('export', modelDir, '--out', out, '--backend', 'cpu', '--calib-count', '20');
+    const r = await cli('export', modelDir, '--out', out, '--calib-count', '20');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(pattern);
     expect(fs.existsSync(out)).toBe(false);
@@ -146,6 +170,23 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
     fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
     await expectRefused(dir, /model\.json: weightsManifest: expected/);
   }, 60_000);
+
+  it('a model that does not fit the budget: by how many bytes and which layer sets the peak', async () => {
+    const out = path.join(tmp, 'too-big');
+    const r = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '20', '--sram', '16k', '--flash', '256k');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/reference: SRAM: expected at most 16,384 bytes \(--sram 16k --flash 256k\), got "[\d,]+ bytes" \([\d,]+ bytes over; the peak is set by node \d+ \w+ \(\w+\): [\d,]+ bytes of activations live/);
+    expect(fs.existsSync(out)).toBe(false);
+    const flash = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '20', '--board', 'tiny64k', '--flash', '100k');
+    expect(flash.code).toBe(2);
+    expect(flash.err).toMatch(/flash: expected at most 102,400 bytes \(--board tiny64k --flash 100k\), got "158,688 bytes of weights and tables"/);
+    const fits = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '20', '--board', 'tiny64k');
+    expect(fits.code).toBe(0);
+    expect(fits.out).toMatch(/fits --board tiny64k: SRAM [\d,]+ of 65,536 bytes, weights [\d,]+ of 262,144 bytes of flash/);
+    const board = await cli('export', shippedModelDir(), '--out', out, '--board', 'esp32');
+    expect(board.code).toBe(2);
+    expect(board.err).toContain('--board: expected one of stm32f746, stm32f412, nrf52840, tiny64k, got "esp32"');
+  }, 120_000);
 
   it('verify on a folder that is not an export', async () => {
     const r = await cli('verify', tmp, '--target', 'host');

@@ -6,6 +6,7 @@ import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
 import { generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
 import { modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
 import { OBSERVER_METHODS } from '@tinyblocks/quantize';
+import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -22,7 +23,20 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
   --calib-count     calibration images to use (default 500)
   --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
   --exit-threshold  softmax confidence an early-exit head needs to answer (default 0.99)
-  --backend         wasm | cpu for the float calibration run (default wasm)`;
+  --backend         wasm | cpu for the float calibration run (default wasm)
+  --board           stm32f746 | stm32f412 | nrf52840 | tiny64k: fail (exit 2, nothing written)
+                    when the model does not fit the board's SRAM or flash
+  --sram, --flash   a budget given directly, e.g. --sram 64k --flash 256k`;
+
+/** The budget asked for by --board / --sram / --flash (undefined: none). */
+export function budgetOption(values: { board?: string; sram?: string; flash?: string }): Budget | undefined {
+  const board = values.board === undefined ? undefined : boardPreset(values.board);
+  if (!board && values.sram === undefined && values.flash === undefined) return undefined;
+  const sram = values.sram !== undefined ? parseBytes(values.sram, '--sram') : board?.sramBytes;
+  const flash = values.flash !== undefined ? parseBytes(values.flash, '--flash') : board?.flashBytes;
+  const source = [board ? `--board ${board.name}` : '', values.sram ? `--sram ${values.sram}` : '', values.flash ? `--flash ${values.flash}` : ''].filter(Boolean).join(' ');
+  return { ...(sram !== undefined ? { sramBytes: sram } : {}), ...(flash !== undefined ? { flashBytes: flash } : {}), source };
+}
 
 function calibrationSet(spec: string): ImageSet {
   if (spec === 'subset') return loadFashionMnist({ split: 'train', source: 'subset' });
@@ -56,7 +70,9 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('export', argv, {
     out: { type: 'string' }, name: { type: 'string' }, calib: { type: 'string' }, 'calib-count': { type: 'string' },
     method: { type: 'string' }, 'exit-threshold': { type: 'string' }, backend: { type: 'string' },
+    board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' },
   });
+  const budget = budgetOption(values);
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks export' }, '<model dir>', 'one model directory', positionals);
   if (!values.out) throw new ConfigError({ op: 'tinyblocks export' }, '--out', 'an output directory', values.out);
   const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
@@ -80,14 +96,18 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     onProgress: (done, total) => bar.update(done / total, 'calibrating', { batches: `${done}/${total}` }),
   });
   const generated = generateC(graph);
-  writeExport(values.out, generated);
   const report = generated.report;
+  if (budget) {
+    checkBudget({ name: graph.name, arenaBytes: report.totals.arenaBytes, stateBytes: report.totals.stateBytes, flashDataBytes: report.totals.flashDataBytes, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
+  }
+  writeExport(values.out, generated);
   print(io,
     `quantized ${info.arch} to int8 (${method} calibration on ${Math.min(calibCount, calib.count)} images) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     '',
     exportTable(report),
     '',
     ...exportTotals(report),
+    ...(budget ? [`fits ${budget.source}: SRAM ${(report.totals.arenaBytes + report.totals.stateBytes).toLocaleString('en-US')} of ${budget.sramBytes?.toLocaleString('en-US') ?? 'any'} bytes, weights ${report.totals.flashDataBytes.toLocaleString('en-US')} of ${budget.flashBytes?.toLocaleString('en-US') ?? 'any'} bytes of flash`] : []),
     `wrote ${Object.keys(generated.files).length} files to ${path.resolve(values.out)}`,
   );
   return 0;

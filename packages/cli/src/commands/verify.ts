@@ -1,42 +1,83 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@tinyblocks/core';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { imageCodes } from '@tinyblocks/models';
-import { readModelDir, verifyHost } from '@tinyblocks/verify';
+import { boardPreset, checkBudget, planArena } from '@tinyblocks/plan';
+import { CORTEX_M_TARGET_INFO, CORTEX_M_TARGETS, type CortexMTarget, readModelDir, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { choiceOption, intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
+import { table } from '../table.js';
+import { budgetOption } from './export.js';
 
-export const VERIFY_HELP = `tinyblocks verify <out dir> --target host [--count N] [--data test|subset]
-  Compiles an export with the machine's C compiler (-std=c99 -Wall -Wextra -Werror -O2, and
-  again with -fsanitize=address,undefined), runs N Fashion-MNIST test images through it (full,
-  early exit, a concept intervention, and as a delta stream) and compares every output byte
-  and every layer with the TypeScript int8 reference. Exit code 1 on any difference.
-  --target    host (Cortex-M targets: see issue 4)
+const TARGETS = ['host', ...CORTEX_M_TARGETS] as const;
+
+export const VERIFY_HELP = `tinyblocks verify <out dir> [--target host|cortex-m0|cortex-m3|cortex-m4|cortex-m7|cortex-m55] [--board <preset>] [--count N]
+  Runs N Fashion-MNIST test images through an export and compares every output byte (and every
+  layer) with the TypeScript int8 reference; exit code 1 on any difference.
+  --target host: compiles with this machine's C compiler (-std=c99 -Wall -Wextra -Werror -O2, and
+              again with -fsanitize=address,undefined); modes full, early exit, a concept
+              intervention, and a delta stream.
+  --target cortex-m*: builds firmware with arm-none-eabi-gcc, runs it in qemu-system-arm and
+              reports flash (code and weights), static RAM, stack high-water mark and executed
+              instructions per inference and per layer (a QEMU plugin counts instructions, not cycles)
+  --board     stm32f746 | stm32f412 | nrf52840 | tiny64k: its core (when --target is not given)
+              and its SRAM/flash budget, checked before building; or --sram/--flash directly
   --count     test images (default 100)
   --data      test | subset (default: the full test set when installed, else the shipped subset)`;
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse('verify', argv, { target: { type: 'string' }, count: { type: 'string' }, data: { type: 'string' } });
+  const { values, positionals } = parse('verify', argv, {
+    target: { type: 'string' }, count: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' },
+  });
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks verify' }, '<out dir>', 'one export directory', positionals);
-  choiceOption('verify', 'target', values.target, ['host'] as const, 'host');
+  const board = values.board === undefined ? undefined : boardPreset(values.board);
+  const target = choiceOption('verify', 'target', values.target, TARGETS, board ? board.core : 'host');
   const count = intOption('verify', 'count', values.count, 100);
   const data = choiceOption('verify', 'data', values.data, ['test', 'subset'] as const, 'test');
   const outDir = positionals[0]!;
   const { graph } = readModelDir(outDir);
+  const budget = budgetOption(values);
+  if (budget) {
+    const report = JSON.parse(fs.readFileSync(path.join(outDir, 'report.json'), 'utf8')) as { totals: { arenaBytes: number; stateBytes: number; flashDataBytes: number } };
+    checkBudget({ name: graph.name, ...report.totals, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
+  }
   const set = loadFashionMnist({ split: 'test', source: values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset', limit: count });
   const inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
-  const result = await verifyHost(outDir, inputs);
-  print(io, `verified ${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${set.count} ${set.source} test images`);
-  for (const b of result.builds) print(io, `  build: ${b}`);
-  print(io, `  modes: ${result.modes.join(', ')}; early exit taken on ${result.exitsTaken}/${result.count} images`);
-  const m = result.macs;
-  const pct = (v: number) => `${Math.round(v).toLocaleString('en-US')} (${((100 * v) / m.dense).toFixed(1)}%)`;
-  print(io, `  MACs per inference, executed by the C code: dense ${Math.round(m.dense).toLocaleString('en-US')}, full ${pct(m.full)}, early exit ${pct(m.exits)}, delta stream ${pct(m.stream)}`);
-  if (result.firstMismatch) {
-    const x = result.firstMismatch;
-    const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
-    print(io, `  first difference: ${where}, frame ${x.frame}, mode ${x.mode}, build ${x.build}${x.byte !== null ? `, byte ${x.byte}` : ''}: C ${x.c}, TS ${x.ts}`);
+  const what = `${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${set.count} ${set.source} test images`;
+  if (target === 'host') {
+    const result = await verifyHost(outDir, inputs);
+    print(io, `verified ${what}`);
+    for (const b of result.builds) print(io, `  build: ${b}`);
+    print(io, `  modes: ${result.modes.join(', ')}; early exit taken on ${result.exitsTaken}/${result.count} images`);
+    const m = result.macs;
+    const pct = (v: number) => `${Math.round(v).toLocaleString('en-US')} (${((100 * v) / m.dense).toFixed(1)}%)`;
+    print(io, `  MACs per inference, executed by the C code: dense ${Math.round(m.dense).toLocaleString('en-US')}, full ${pct(m.full)}, early exit ${pct(m.exits)}, delta stream ${pct(m.stream)}`);
+    if (result.firstMismatch) {
+      const x = result.firstMismatch;
+      const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
+      print(io, `  first difference: ${where}, frame ${x.frame}, mode ${x.mode}, build ${x.build}${x.byte !== null ? `, byte ${x.byte}` : ''}: C ${x.c}, TS ${x.ts}`);
+    }
+    print(io, `verify host: ${result.exact}/${result.count} bit-exact`);
+    return result.exact === result.count ? 0 : 1;
   }
-  print(io, `verify host: ${result.exact}/${result.count} bit-exact`);
-  return result.exact === result.count ? 0 : 1;
+  const r = await verifyCortexM(outDir, inputs, { target: target as CortexMTarget });
+  const info = CORTEX_M_TARGET_INFO[target as CortexMTarget];
+  const n = (v: number | null) => (v === null ? '-' : Math.round(v).toLocaleString('en-US'));
+  print(io,
+    `verified ${what} on emulated ${target} (qemu-system-arm -M ${info.machine}); executed instructions counted by a QEMU plugin (instructions, not cycles)`,
+    `  flash: code ${n(r.flash.codeBytes)} B (the model's own code ${n(r.flash.modelCodeBytes)} B at -O2, ${n(r.flash.modelCodeBytesOs)} B at -Os), weights and tables ${n(r.flash.modelDataBytes)} B, test vectors ${n(r.flash.framesBytes)} B`,
+    `  RAM: static ${n(r.ram.staticBytes)} B (arena ${n(r.ram.arenaBytes)} B + stream state and harness), stack high-water mark ${n(r.ram.stackBytes)} B (${n(r.ram.inferenceStackBytes)} B below main)`,
+    `  instructions per inference: full ${n(r.instructions.full)}, early exit ${n(r.instructions.exits)} (${((1 - r.instructions.exits / r.instructions.full) * 100).toFixed(1)}% fewer)`,
+    '',
+    table(['#', 'layer', 'op', 'instructions'], r.instructions.perLayer.map((l) => [l.nodeIndex, l.node, l.op, n(l.instructions)])),
+    '',
+  );
+  if (r.firstMismatch) {
+    const x = r.firstMismatch;
+    const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
+    print(io, `  first difference: ${where}, frame ${x.frame}, mode ${x.mode}${x.byte !== null ? `, byte ${x.byte}` : ''}: C ${x.c}, TS ${x.ts}`);
+  }
+  print(io, `verify ${target}: ${r.exact}/${r.count} bit-exact, ${n(r.instructions.full)} instructions/inference`);
+  return r.exact === r.count ? 0 : 1;
 }
