@@ -97,10 +97,11 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     expect(demo).toContain('concept bottleneck, test image');
     expect(demo).toMatch(/intervention: "high top" = 1, "open" = 0 -> predicted Ankle boot/);
     expect(demo).toContain('delta layer on a 32-frame moving Fashion-MNIST stream');
-    const tail = demo.trim().split('\n').slice(-3);
+    const tail = demo.trim().split('\n').slice(-4);
     expect(tail[0]).toMatch(/^accuracy: float 0\.\d{4}, int8 0\.\d{4} on 2000 images$/);
     expect(tail[1]).toMatch(/^sizes: flash [\d,]+ bytes of weights and tables, peak SRAM [\d,]+ bytes, [\d,]+ MACs per image$/);
     expect(tail[2]).toMatch(HAS_CC ? /^verify host: (\d+)\/\1 bit-exact$/ : /^verify host: skipped/);
+    expect(tail[3]).toMatch(/^verify cortex-m4: ((\d+)\/\2 bit-exact, [\d,]+ instructions\/inference|skipped \(apt-get install .*qemu-system-arm\))$/);
     expect(demo).toMatch(/int8 delta layer \(delta6_fc7\) on the same 32-frame stream: [\d.]+% of its MACs executed, [\d.]+% skipped; every frame's logits equal a fresh run: 32\/32/);
     const bad = spawnSync(process.execPath, [bin, 'eval', path.join(tmp, 'nope')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);

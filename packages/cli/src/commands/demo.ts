@@ -5,7 +5,7 @@ import { loadModel } from '@tinyblocks/core/node';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '@tinyblocks/datasets';
 import { generateC, writeExport } from '@tinyblocks/export-c';
 import { evaluate, evaluateInt8, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } from '@tinyblocks/models';
-import { VerifyError, verifyHost } from '@tinyblocks/verify';
+import { CORTEX_M_INSTALL, missingCortexMTools, VerifyError, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
 import { deltaStreamReport, earlyExitReport, int8DeltaStreamReport, int8EarlyExitReport, int8InterventionReport, interventionReport, layerTable } from '../reports.js';
@@ -16,7 +16,9 @@ export const DEMO_HELP = `tinyblocks demo [--out <dir>] [--count N]
   early exits, a concept intervention and the delta layer on a moving stream; then the same model
   in int8 (post-training quantization), exported as C and verified bit-exact on this machine
   --out     where the C code goes (default: <tmp>/tinyblocks-demo/reference)
-  --count   test images compiled C is verified on (default 200)`;
+  --count   test images compiled C is verified on (default 200)
+  With arm-none-eabi-gcc and qemu-system-arm installed it also runs the firmware on an emulated
+  Cortex-M4 (20 images) and reports flash, RAM, stack and executed instructions.`;
 
 export async function demo(argv: string[], io: Io): Promise<number> {
   const { values } = parse('demo', argv, { out: { type: 'string' }, count: { type: 'string' } });
@@ -62,10 +64,28 @@ export async function demo(argv: string[], io: Io): Promise<number> {
     print(io, `== C verification skipped: ${e.message}`);
     verifyLine = 'verify host: skipped (no C compiler; apt-get install gcc)';
   }
+  // ---- the same C as firmware on an emulated Cortex-M4 (when the Arm toolchain and QEMU are installed)
+  let mcuLine: string;
+  const missing = missingCortexMTools();
+  if (missing.length === 0) {
+    const frames = Array.from({ length: 20 }, (_, i) => imageCodes(graph, set, i));
+    const m = await verifyCortexM(outDir, frames, { target: 'cortex-m4' });
+    const n = (v: number | null) => (v === null ? '-' : Math.round(v).toLocaleString('en-US'));
+    print(io,
+      `== firmware on emulated Cortex-M4 (qemu-system-arm -M mps2-an386), ${m.count} test images; a QEMU plugin counts executed instructions (not cycles)`,
+      `  flash: model code ${n(m.flash.modelCodeBytesOs)} B at -Os (${n(m.flash.modelCodeBytes)} B at -O2), weights and tables ${n(m.flash.modelDataBytes)} B; RAM: arena ${n(m.ram.arenaBytes)} B, stack high-water mark ${n(m.ram.stackBytes)} B`,
+      `  instructions per inference: ${n(m.instructions.full)} (${(m.instructions.full / generated.report.totals.macs).toFixed(1)} per MAC), with early exits ${n(m.instructions.exits)}`,
+    );
+    mcuLine = `verify cortex-m4: ${m.exact}/${m.count} bit-exact, ${n(m.instructions.full)} instructions/inference`;
+  } else {
+    print(io, `== firmware on emulated Cortex-M4 skipped: ${missing.join(', ')} not found; install with: ${CORTEX_M_INSTALL}`);
+    mcuLine = `verify cortex-m4: skipped (${CORTEX_M_INSTALL})`;
+  }
   print(io, '',
     `accuracy: float ${result.accuracy.toFixed(4)}, int8 ${q.accuracy.toFixed(4)} on ${set.count} images`,
     `sizes: flash ${generated.report.totals.flashDataBytes.toLocaleString('en-US')} bytes of weights and tables, peak SRAM ${(generated.report.totals.arenaBytes + generated.report.totals.stateBytes).toLocaleString('en-US')} bytes, ${generated.report.totals.macs.toLocaleString('en-US')} MACs per image`,
     verifyLine,
+    mcuLine,
   );
   return 0;
 }
