@@ -106,7 +106,7 @@ export function deltaStreamReport(model: tfl.LayersModel, set: ImageSet, index: 
 // ---------------------------------------------------------------- int8 (the TS integer reference)
 
 /** Exit heads' int8 early exit on a set: accuracy, exits taken and MACs actually executed. */
-export function int8EarlyExitReport(result: Int8EvalResult, threshold: number): string {
+export function int8EarlyExitReport(result: Int8EvalResult, threshold: number | string): string {
   const e = result.earlyExit!;
   return [
     `int8 early exit (max softmax >= ${threshold}, decided from int8 logits): accuracy ${e.accuracy.toFixed(4)}`,

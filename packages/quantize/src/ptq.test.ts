@@ -139,6 +139,11 @@ describe('quantizeModel', () => {
     }
     expect(graph.outputs.map((o) => o.role)).toEqual(['logits', 'exit', 'exit', 'concepts']);
     expect(graph.meta['exitThreshold']).toBe(0.9);
+    // one threshold per exit head
+    const two = quantizeModel(model, calib, { outputRoles: ['logits', 'exit', 'exit', 'concepts'], exitThreshold: [0.5, 0.999] });
+    const limits = two.nodes.filter((n) => n.op === 'exit_decision').map((n) => n['limit']);
+    expect(limits).toEqual([Math.floor(65536 / 0.5), Math.floor(65536 / 0.999)]);
+    expect(() => quantizeModel(model, calib, { exitThreshold: [0.5] })).toThrow(/exitThreshold: expected a number for exit head 2/);
     // the int8 graph tracks the float model on unseen inputs: every output within a few steps
     const worst = compareOutputs(model, graph, randomBatch([4, 16, 16, 1], 6));
     console.log(`[quantize] all-blocks model, worst |int8 - float| per output in output steps: ${worst.map((w) => w.toFixed(2)).join(', ')}`);

@@ -59,8 +59,11 @@ export interface QuantizeOptions {
   method?: ObserverMethod;
   /** Percentile kept by the 'percentile' method (default: the observer's, 99.99). */
   percentile?: number;
-  /** Confidence an early-exit head needs to answer (max softmax >= threshold; default 0.99). */
-  exitThreshold?: number;
+  /**
+   * Confidence an early-exit head needs to answer (max softmax >= threshold; default 0.99); an
+   * array gives one threshold per exit head, in the model's layer order.
+   */
+  exitThreshold?: number | number[];
   /** Graph (and C symbol) name; default the model's name. */
   name?: string;
   /** Output roles; default the model's tinyblocks metadata, else ['logits', 'exit', ...]. */
@@ -292,6 +295,15 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
   const inputName = graph.inputs[0]!;
   const input = b.add(inputName, featureShape(model.inputs[0]!.shape), b.params(inputName, 'input'));
   const exitThreshold = options.exitThreshold ?? 0.99;
+  let exitIndex = 0;
+  const thresholdOf = (where: string): number => {
+    const t = Array.isArray(exitThreshold) ? exitThreshold[exitIndex] : exitThreshold;
+    if (typeof t !== 'number' || !Number.isFinite(t)) {
+      throw new ConfigError({ layer: where }, 'exitThreshold', `a number for exit head ${exitIndex + 1}`, Array.isArray(exitThreshold) ? exitThreshold : t);
+    }
+    exitIndex++;
+    return t;
+  };
   const skip = new Set<Layer>();
   /** tensor name -> the (folded / fused) producer's replacement output name */
   const tensorOf = (name: string, where: string) => b.id(name, where);
@@ -431,7 +443,7 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         }
         const logits = newOut(outName, outShape);
         early(lowerDense({ name: `${name}_fc`, inputs: [pooled], outputs: [logits], in: b.info(pooled), out: b.info(logits), kernel: p.kernel, bias: p.bias, activation: 'linear' }) as unknown as Int8Node);
-        early(lowerExitDecision({ name: `${name}_decide`, inputs: [logits], outputs: [], in: b.info(logits), out: b.info(logits), threshold: exitThreshold }) as unknown as Int8Node);
+        early(lowerExitDecision({ name: `${name}_decide`, inputs: [logits], outputs: [], in: b.info(logits), out: b.info(logits), threshold: thresholdOf(name) }) as unknown as Int8Node);
         break;
       }
       case 'ConceptBottleneck': {

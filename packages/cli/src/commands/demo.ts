@@ -43,7 +43,7 @@ export async function demo(argv: string[], io: Io): Promise<number> {
   // ---- int8: quantize, measure with the TS integer reference, export C, verify on the host
   print(io, '== int8: post-training quantization (percentile calibration on 500 shipped training images)');
   const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles });
-  const threshold = Number(graph.meta['exitThreshold']);
+  const threshold = String(graph.meta['exitThreshold']);
   const q = evaluateInt8(graph, set, { exits: true });
   print(io, `int8 accuracy on the ${set.count} shipped test images (TypeScript integer reference = the C code's bytes)`);
   for (const h of q.heads) print(io, `  ${h.name.padEnd(8)} ${h.role.padEnd(6)} ${h.accuracy.toFixed(4)}`);

@@ -22,7 +22,8 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
                     @tinyblocks/datasets), train (the full training set), or an IDX images file
   --calib-count     calibration images to use (default 500)
   --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
-  --exit-threshold  softmax confidence an early-exit head needs to answer (default 0.99)
+  --exit-threshold  softmax confidence an early-exit head needs to answer (default 0.99);
+                    one per head separated by commas, e.g. 0.93,0.99
   --backend         wasm | cpu for the float calibration run (default wasm)
   --board           stm32f746 | stm32f412 | nrf52840 | tiny64k: fail (exit 2, nothing written)
                     when the model does not fit the board's SRAM or flash
@@ -78,7 +79,8 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const method = choiceOption('export', 'method', values.method, OBSERVER_METHODS, 'percentile');
   const calibCount = intOption('export', 'calib-count', values['calib-count'], 500);
-  const exitThreshold = numberOption('export', 'exit-threshold', values['exit-threshold'], 0.99);
+  const thresholds = (values['exit-threshold'] ?? '0.99').split(',').map((t) => numberOption('export', 'exit-threshold', t.trim(), 0.99));
+  const exitThreshold = thresholds.length === 1 ? thresholds[0]! : thresholds;
   if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(values.name)) {
     throw new ConfigError({ op: 'tinyblocks export' }, '--name', 'a C identifier', values.name);
   }
