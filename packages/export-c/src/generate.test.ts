@@ -55,8 +55,8 @@ describe('generateC', () => {
   it('writes the model header, data, schedule, runtime, graph and report', () => {
     const names = Object.keys(gen.files);
     expect(names.slice(0, 4)).toEqual(['tiny_model.h', 'tiny_model_data.h', 'tiny_model.c', 'tiny_model_data.c']);
-    expect(names.slice(-2)).toEqual(['tiny.int8.json', 'report.json']);
-    const runtime = names.slice(4, -2);
+    expect(names.slice(-5)).toEqual(['main.c', 'Makefile', 'CMakeLists.txt', 'tiny.int8.json', 'report.json']);
+    const runtime = names.slice(4, -5);
     expect(runtime.every((f) => /^tb_\w+\.[ch]$/.test(f))).toBe(true);
     for (const h of ['tb_fixed_point.h', 'tb_conv2d.h', 'tb_conv2d.c', 'tb_depthwise_conv2d.h', 'tb_dense.h', 'tb_lut.h', 'tb_reshape.h', 'tb_avg_pool2d.h']) expect(runtime).toContain(h);
     expect(runtime).toEqual([...runtime].sort());

@@ -9,6 +9,9 @@
  *   <name>_model_data.c   the constant arrays (weights, biases, tables, requantisation constants)
  *   <name>_model.c        arena, stream state, schedule, API functions
  *   tb_*.h / tb_*.c       the runtime kernels the used ops need (copied from @tinyblocks/int8)
+ *   main.c                an example of the API (weak main(), compiles on the host with cc *.c)
+ *   Makefile              lib<name>.a (arm-none-eabi-gcc by default, CPU=cortex-m4), make CC=cc example
+ *   CMakeLists.txt        add_library(<name>_model STATIC ...) for add_subdirectory
  *   <name>.int8.json      the graph (serializeGraph), so verify can run the TS reference
  *   report.json           per-node and total sizes, MACs and the arena plan
  *
@@ -28,6 +31,7 @@ import {
 import { type ArenaPlan, planArena } from '@tinyblocks/plan';
 import { C_TYPES, cComment, cFloat, cIdent, cInt, type CType, cUnsigned, cValues } from './c-text.js';
 import { buildReport, type ExportReport, type NodeReport } from './report.js';
+import { cmakeLists, EXAMPLE_MAIN, exampleMain, makefile } from './project.js';
 import { collectRuntime } from './runtime.js';
 
 export interface GenerateOptions {
@@ -236,8 +240,12 @@ export function generateC(graph: Int8Graph, options: GenerateOptions = {}): Gene
     [`${name}_model.c`]: source,
     [`${name}_model_data.c`]: dataSource,
     ...runtime,
-    [`${name}.int8.json`]: serializeGraph({ ...graph, name }) + '\n',
   };
+  const project = { name, NAME, sources: Object.keys(files).filter((f) => f.endsWith('.c')), numConcepts, exits: exitCount, stateful: state.length > 0 || resets.length > 0 };
+  files[EXAMPLE_MAIN] = exampleMain(project);
+  files['Makefile'] = makefile(project);
+  files['CMakeLists.txt'] = cmakeLists(project);
+  files[`${name}.int8.json`] = serializeGraph({ ...graph, name }) + '\n';
   const report = buildReport({
     name,
     graph,

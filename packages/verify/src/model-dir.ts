@@ -9,7 +9,7 @@ export interface ModelDir {
   /** The C prefix (`<name>_run`). */
   name: string;
   graph: Int8Graph;
-  /** Every .c file of the export (model, data, runtime kernels), sorted. */
+  /** Every .c file of the export (model, data, runtime kernels; not the example main.c), sorted. */
   sources: string[];
   inputSize: number;
   outputSize: number;
@@ -45,7 +45,8 @@ export function readModelDir(outDir: string): ModelDir {
     dir,
     name,
     graph,
-    sources: entries.filter((f) => f.endsWith('.c')).map((f) => join(dir, f)),
+    // main.c is the user's example program (export-c writes it), not part of the model
+    sources: entries.filter((f) => f.endsWith('.c') && f !== 'main.c').map((f) => join(dir, f)),
     inputSize: tensorSize(graph.tensors[graph.input]!),
     outputSize: tensorSize(graph.tensors[logits.tensor]!),
     numConcepts: concepts ? tensorSize(graph.tensors[concepts.tensor]!) : 0,

@@ -114,7 +114,7 @@ describe('verifyHost errors', () => {
     writeFileSync(model, overflow);
     await expect(verifyHost(broken, frames)).rejects.toThrow(VerifyError);
     await expect(verifyHost(broken, frames)).rejects.toThrow(/run \((O2-strict|asan-ubsan)\)/);
-  });
+  }, 60_000);
 
   it('missing or corrupt graph files are DataErrors naming the file', async () => {
     const copy = join(tmp.dir, 'broken');

@@ -15,7 +15,8 @@ import { table } from '../table.js';
 export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <name>] [--calib subset|train|<idx images file>]
   Quantizes a trained model to int8 (post-training quantization) and writes C99 code:
   <name>_model.h, <name>_model.c, <name>_model_data.c, the runtime kernels, <name>.int8.json
-  (the int8 graph, for verify) and report.json.
+  (the int8 graph, for verify), report.json, and what you copy into your firmware: a Makefile,
+  a CMakeLists.txt and a main.c example calling the API.
   --out             output directory (written atomically; an existing export is replaced)
   --name            C name prefix (default: the model's name)
   --calib           calibration images: subset (default, the Fashion-MNIST subset shipped in
