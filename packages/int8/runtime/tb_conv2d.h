@@ -30,6 +30,23 @@ typedef struct {
   const int32_t *shifts;      /* [out_c], in [-31, 30] */
 } tb_conv2d_params;
 
+/*
+ * Taps per output (kernel_h * kernel_w * in_c) up to which tb_conv2d_s8 uses the SIMD kernel on
+ * DSP targets; it needs 4 * TB_CONV2D_FAST_MAX_K bytes of stack (two int16 im2col columns).
+ */
+#ifndef TB_CONV2D_FAST_MAX_K
+#define TB_CONV2D_FAST_MAX_K 512
+#endif
+
+/*
+ * tb_conv2d_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) and
+ * kernel_h * kernel_w * in_c <= TB_CONV2D_FAST_MAX_K, a SIMD kernel (im2col of two output pixels
+ * into int16 on the stack, SXTB16 + SMLAD over 2 channels x 2 pixels); otherwise
+ * tb_conv2d_s8_portable. Both are bit-exact with each other and with the TypeScript kernel
+ * (multipliers must not be INT32_MIN; validate keeps them >= 0).
+ */
 void tb_conv2d_s8(const int8_t *in, int8_t *out, const tb_conv2d_params *p);
+/* The plain C99 kernel (the reference the SIMD one is tested against). */
+void tb_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_conv2d_params *p);
 
 #endif /* TB_CONV2D_H */

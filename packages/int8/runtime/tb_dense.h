@@ -25,6 +25,14 @@ typedef struct {
   const int32_t *shifts;      /* [out_features], in [-31, 30] */
 } tb_dense_params;
 
+/*
+ * tb_dense_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) a SIMD
+ * kernel (SXTB16/SXTAB16 + SMLAD, four units at a time), elsewhere tb_dense_s8_portable. Both are
+ * bit-exact with each other and with the TypeScript kernel (multipliers must not be INT32_MIN;
+ * validate keeps them >= 0). No scratch memory.
+ */
 void tb_dense_s8(const int8_t *in, int8_t *out, const tb_dense_params *p);
+/* The plain C99 kernel (the reference the SIMD one is tested against). */
+void tb_dense_s8_portable(const int8_t *in, int8_t *out, const tb_dense_params *p);
 
 #endif /* TB_DENSE_H */

@@ -1,9 +1,10 @@
 /* tb_depthwise_conv2d.c - see tb_depthwise_conv2d.h. Bit-exact with src/ops/depthwise-conv2d.ts. */
 #include "tb_depthwise_conv2d.h"
 
+#include "tb_dsp.h"
 #include "tb_fixed_point.h"
 
-void tb_depthwise_conv2d_s8(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
+void tb_depthwise_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
   const int32_t ch = p->channels;
   const int32_t in_offset = -p->in_zp;
   int32_t oy, ox, c, ky, kx;
@@ -29,4 +30,120 @@ void tb_depthwise_conv2d_s8(const int8_t *in, int8_t *out, const tb_depthwise_co
       }
     }
   }
+}
+
+#if TB_DSP
+/*
+ * Four channels at a time: per tap one word of inputs -> [x0, x2] / [x1, x3] + in_offset (SXTAB16)
+ * and one word of weights -> [w0, w2] / [w1, w3] (SXTB16); SMLABB / SMLATT into four accumulators
+ * that start at the bias (modulo 2^32, as the portable kernel). Remaining channels one by one.
+ */
+static void tb_depthwise_conv2d_s8_dsp(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
+  const int32_t ch = p->channels;
+  const int32_t c4 = ch & ~(int32_t)3;
+  const int32_t off = -p->in_zp;
+  const int32_t off2 = tb_pack2(off);
+  const int32_t zp = p->out_zp;
+  const int32_t lo = p->act_min - zp;
+  const int32_t hi = p->act_max - zp;
+  const int32_t kw = p->kernel_w;
+  const int32_t *bias = p->bias;
+  const int32_t *mult = p->multipliers;
+  const int32_t *shifts = p->shifts;
+  const int8_t *weights = p->weights;
+  int32_t oy, ox, c, ky, kx;
+  for (oy = 0; oy < p->out_h; oy++) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
+    const int32_t ky1 = p->kernel_h < p->in_h - iy0 ? p->kernel_h : p->in_h - iy0;
+    for (ox = 0; ox < p->out_w; ox++) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+      const int32_t kx1 = kw < p->in_w - ix0 ? kw : p->in_w - ix0;
+      const int32_t nx = kx1 - kx0;
+      const int8_t *x_base = in + ((iy0 + ky0) * p->in_w + ix0 + kx0) * ch;
+      const int8_t *w_base = weights + (ky0 * kw + kx0) * ch;
+      const int32_t x_row = p->in_w * ch;
+      const int32_t w_row = kw * ch;
+      for (c = 0; c < c4; c += 4) {
+        int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
+        const int8_t *xr = x_base + c;
+        const int8_t *wr = w_base + c;
+        for (ky = ky0; ky < ky1; ky++) {
+          const int8_t *x = xr;
+          const int8_t *w = wr;
+          if (nx == 3) {
+            /* the full 3-wide row (the common case), unrolled */
+            const uint32_t xa = tb_read_u32(x), xb = tb_read_u32(x + ch), xc = tb_read_u32(x + 2 * ch);
+            const uint32_t wa = tb_read_u32(w), wb = tb_read_u32(w + ch), wc = tb_read_u32(w + 2 * ch);
+            int32_t xx = tb_sxtab16(off2, xa), ww = tb_sxtb16(wa);
+            a0 = __smlabb(ww, xx, a0);
+            a2 = __smlatt(ww, xx, a2);
+            xx = tb_sxtab16_ror8(off2, xa);
+            ww = tb_sxtb16_ror8(wa);
+            a1 = __smlabb(ww, xx, a1);
+            a3 = __smlatt(ww, xx, a3);
+            xx = tb_sxtab16(off2, xb);
+            ww = tb_sxtb16(wb);
+            a0 = __smlabb(ww, xx, a0);
+            a2 = __smlatt(ww, xx, a2);
+            xx = tb_sxtab16_ror8(off2, xb);
+            ww = tb_sxtb16_ror8(wb);
+            a1 = __smlabb(ww, xx, a1);
+            a3 = __smlatt(ww, xx, a3);
+            xx = tb_sxtab16(off2, xc);
+            ww = tb_sxtb16(wc);
+            a0 = __smlabb(ww, xx, a0);
+            a2 = __smlatt(ww, xx, a2);
+            xx = tb_sxtab16_ror8(off2, xc);
+            ww = tb_sxtb16_ror8(wc);
+            a1 = __smlabb(ww, xx, a1);
+            a3 = __smlatt(ww, xx, a3);
+            xr += x_row;
+            wr += w_row;
+            continue;
+          }
+          for (kx = 0; kx < nx; kx++) {
+            const uint32_t xv = tb_read_u32(x);
+            const uint32_t wv = tb_read_u32(w);
+            const int32_t x02 = tb_sxtab16(off2, xv), x13 = tb_sxtab16_ror8(off2, xv);
+            const int32_t w02 = tb_sxtb16(wv), w13 = tb_sxtb16_ror8(wv);
+            x += ch;
+            w += ch;
+            a0 = __smlabb(w02, x02, a0);
+            a2 = __smlatt(w02, x02, a2);
+            a1 = __smlabb(w13, x13, a1);
+            a3 = __smlatt(w13, x13, a3);
+          }
+          xr += x_row;
+          wr += w_row;
+        }
+        out[c] = tb_requant_fast(a0, mult[c], shifts[c], zp, lo, hi);
+        out[c + 1] = tb_requant_fast(a1, mult[c + 1], shifts[c + 1], zp, lo, hi);
+        out[c + 2] = tb_requant_fast(a2, mult[c + 2], shifts[c + 2], zp, lo, hi);
+        out[c + 3] = tb_requant_fast(a3, mult[c + 3], shifts[c + 3], zp, lo, hi);
+      }
+      for (; c < ch; c++) {
+        int32_t a0 = bias[c];
+        const int8_t *xr = x_base + c;
+        const int8_t *wr = w_base + c;
+        for (ky = ky0; ky < ky1; ky++) {
+          for (kx = 0; kx < nx; kx++) a0 = __smlabb((int32_t)wr[kx * ch], (int32_t)xr[kx * ch] + off, a0);
+          xr += x_row;
+          wr += w_row;
+        }
+        out[c] = tb_requant_fast(a0, mult[c], shifts[c], zp, lo, hi);
+      }
+      out += ch;
+    }
+  }
+}
+#endif
+
+void tb_depthwise_conv2d_s8(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
+#if TB_DSP
+  tb_depthwise_conv2d_s8_dsp(in, out, p);
+#else
+  tb_depthwise_conv2d_s8_portable(in, out, p);
+#endif
 }

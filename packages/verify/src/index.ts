@@ -14,3 +14,4 @@ export {
 } from './cortex-m/verify-cortex-m.js';
 export { CORTEX_M_TARGETS, TARGET_INFO as CORTEX_M_TARGET_INFO, type CortexMTarget, type CortexMTargetInfo } from './cortex-m/targets.js';
 export { CORTEX_M_INSTALL, missingCortexMTools, type ArmTools } from './cortex-m/tools.js';
+export { benchKernelsCortexM, formatKernelBench, type KernelBenchRow } from './cortex-m/kernel-bench.js';
