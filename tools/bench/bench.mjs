@@ -4,6 +4,8 @@
 //     number of kernel dispatches, which is what bounds a chain of small elementwise ops.
 //  3. int8: float vs int8 accuracy, flash and peak SRAM of the export, host C inferences/s vs
 //     tfjs-wasm float at batch 1.
+//  4. Cortex-M4 in QEMU: executed instructions per inference (early exit on / off), per MAC, the
+//     delta layer's MACs on a moving stream vs dense, the model's code size.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tinyblocks/core';
 import { crrelu } from '@tinyblocks/crrelu';
@@ -162,5 +164,57 @@ for (const backend of ['wasm', 'cpu']) {
     console.log(`target: int8 within 0.5 pp of float: ${drop <= 0.5 ? 'met' : 'MISSED'} (${drop.toFixed(2)} pp); arena <= greedy-by-size: ${p.arenaSize <= p.greedyBySize ? 'met' : 'MISSED'}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 4. Cortex-M4 (emulated in QEMU; a TCG plugin counts executed instructions, not cycles)
+{
+  const { benchKernelsCortexM, formatKernelBench, missingCortexMTools, verifyCortexM, CORTEX_M_INSTALL } = await import('@tinyblocks/verify');
+  const missing = missingCortexMTools();
+  if (missing.length > 0) {
+    console.log(`\n## Cortex-M4: skipped (${missing.join(', ')} not found; ${CORTEX_M_INSTALL})`);
+  } else {
+    const { loadModel } = await import('@tinyblocks/core/node');
+    const { imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
+    const { generateC, writeExport } = await import('@tinyblocks/export-c');
+    const { createStream } = await import('@tinyblocks/int8');
+    const { movingFashionMnist } = await import('@tinyblocks/datasets');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const fs = await import('node:fs');
+    await initBackend('wasm');
+    const model = await loadModel(shippedModelDir());
+    const graph = quantizeWithImages(model, data, { outputRoles: modelInfo(model).outputRoles });
+    const test = loadFashionMnist({ split: 'test', source: 'subset' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-bench-m4-'));
+    try {
+      writeExport(path.join(dir, 'c'), generateC(graph));
+      const frames = Array.from({ length: QUICK ? 20 : 100 }, (_, i) => imageCodes(graph, test, i));
+      const m4 = await verifyCortexM(path.join(dir, 'c'), frames, { target: 'cortex-m4' });
+      const macs = generateC(graph).report.totals.macs;
+      // the delta layer on a moving Fashion-MNIST stream: MACs the TS reference (= the C code) executes
+      const clip = movingFashionMnist({ image: test.images.subarray(0, 784), frames: 32, seed: 7 });
+      const clipSet = { images: clip, labels: new Uint8Array(32), count: 32 };
+      const at = graph.nodes.findIndex((n) => n.op === 'delta_dense');
+      const stream = createStream(graph);
+      let streamed = 0;
+      let dense = 0;
+      for (let t = 0; t < 32; t++) {
+        const x = imageCodes(graph, clipSet, t);
+        streamed += stream.run(x).nodeMacs[at];
+        dense += graph.nodes[at].weights.length; // D * N MACs of a dense execution
+      }
+      console.log(`\n## Cortex-M4 (mps2-an386 in QEMU, -O2), the shipped model on ${m4.count} test images: ${m4.exact}/${m4.count} bit-exact\n`);
+      console.log(table(['measure', 'value', 'baseline (same run)', 'ratio'], [
+        ['instructions per inference, early exits on', Math.round(m4.instructions.exits).toLocaleString('en-US'), `exits off ${Math.round(m4.instructions.full).toLocaleString('en-US')}`, `${((1 - m4.instructions.exits / m4.instructions.full) * 100).toFixed(1)}% fewer`],
+        ['instructions per MAC (whole model, exits off)', (m4.instructions.full / macs).toFixed(2), `${macs.toLocaleString('en-US')} MACs`, ''],
+        ['delta layer MACs on a 32-frame moving stream', streamed.toLocaleString('en-US'), `dense ${dense.toLocaleString('en-US')}`, `${(dense / Math.max(streamed, 1)).toFixed(1)}x fewer`],
+        ['model code at -Os (flash, without weights)', `${m4.flash.modelCodeBytesOs?.toLocaleString('en-US')} B`, 'target 8,192 B', `${((m4.flash.modelCodeBytesOs ?? 0) / 8192).toFixed(2)}x`],
+      ]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    console.log('\n## Cortex-M4 kernels: executed instructions per MAC (portable C99 vs the DSP/SIMD path; CMSIS-NN measured under the same counting, from mcu.md)\n');
+    console.log(formatKernelBench(await benchKernelsCortexM()));
   }
 }

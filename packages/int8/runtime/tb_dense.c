@@ -21,10 +21,19 @@ void tb_dense_s8_portable(const int8_t *in, int8_t *out, const tb_dense_params *
 
 #if TB_DSP
 /*
- * Four rows at a time: 4 input bytes -> [x0, x2] / [x1, x3] + in_offset (SXTAB16), shared by the
- * rows; each row's 4 weights -> [w0, w2] / [w1, w3] (SXTB16), two SMLADs. The accumulators start at
- * the bias: SMLAD adds modulo 2^32, so the result is wrap32(sum + bias) as in the portable kernel.
+ * Three rows at a time (rows n, n + 1, n + 2 at w, w + depth, w + 2 * depth: one pointer, so no
+ * register spills), 8 input bytes per step: each input word -> [x0, x2] / [x1, x3] + in_offset
+ * (SXTAB16), shared by the rows; each row's weight word -> [w0, w2] / [w1, w3] (SXTB16), two
+ * SMLADs (inline assembly when optimising). The accumulators start at the bias: SMLAD adds modulo 2^32, so the result is
+ * wrap32(sum + bias) as in the portable kernel.
  */
+#define TB_DENSE_STEP4(acc, wp, x02, x13)             \
+  do {                                                \
+    const uint32_t wv_ = tb_read_u32(wp);             \
+    acc = __smlad(tb_sxtb16(wv_), x02, acc);          \
+    acc = __smlad(tb_sxtb16_ror8(wv_), x13, acc);     \
+  } while (0)
+
 static void tb_dense_s8_dsp(const int8_t *in, int8_t *out, const tb_dense_params *p) {
   const int32_t depth = p->in_features;
   const int32_t n_out = p->out_features;
@@ -33,51 +42,78 @@ static void tb_dense_s8_dsp(const int8_t *in, int8_t *out, const tb_dense_params
   const int32_t zp = p->out_zp;
   const int32_t lo = p->act_min - zp;
   const int32_t hi = p->act_max - zp;
+  const int32_t d8 = depth & ~(int32_t)7;
   const int32_t d4 = depth & ~(int32_t)3;
   int32_t n = 0;
-  for (; n + 4 <= n_out; n += 4) {
-    const int8_t *w0 = p->weights + n * depth; /* rows n, n + 1 at w0, w0 + depth */
-    const int8_t *w2 = w0 + 2 * depth;          /* rows n + 2, n + 3 */
+  for (; n + 3 <= n_out; n += 3) {
+    const int8_t *w = p->weights + n * depth;
     const int8_t *x = in;
-    const int8_t *x_end = in + d4;
-    int32_t a0 = p->bias[n], a1 = p->bias[n + 1], a2 = p->bias[n + 2], a3 = p->bias[n + 3];
+    const int8_t *x_end = in + d8;
+    int32_t a0 = p->bias[n], a1 = p->bias[n + 1], a2 = p->bias[n + 2];
     int32_t d;
+#if defined(__OPTIMIZE__)
+    /* inline assembly (12 registers: gcc's own allocation spills here); -O0 keeps r7 for the frame */
+    if (x != x_end) {
+      uint32_t xv, x02, wv, wu;
+      /* rows w, w + depth, w + 2 * depth; x13 overwrites xv; w advances with the last load */
+#define TB_DENSE_ASM_STEP                              \
+  "ldr %[xv], [%[x]], #4\n\t"                          \
+  "sxtab16 %[x02], %[off2], %[xv]\n\t"                 \
+  "sxtab16 %[xv], %[off2], %[xv], ror #8\n\t"          \
+  "ldr %[wv], [%[w], %[depth]]\n\t"                   \
+  "sxtb16 %[wu], %[wv]\n\t"                            \
+  "smlad %[a1], %[wu], %[x02], %[a1]\n\t"              \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"                    \
+  "smlad %[a1], %[wv], %[xv], %[a1]\n\t"               \
+  "ldr %[wv], [%[w], %[depth], lsl #1]\n\t"           \
+  "sxtb16 %[wu], %[wv]\n\t"                            \
+  "smlad %[a2], %[wu], %[x02], %[a2]\n\t"              \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"                    \
+  "smlad %[a2], %[wv], %[xv], %[a2]\n\t"               \
+  "ldr %[wv], [%[w]], #4\n\t"                          \
+  "sxtb16 %[wu], %[wv]\n\t"                            \
+  "smlad %[a0], %[wu], %[x02], %[a0]\n\t"              \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"                    \
+  "smlad %[a0], %[wv], %[xv], %[a0]\n\t"
+      __asm__ volatile("1:\n\t" TB_DENSE_ASM_STEP TB_DENSE_ASM_STEP
+                       "cmp %[x], %[x_end]\n\t"
+                       "bne 1b"
+                       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [x] "+r"(x), [w] "+r"(w), [xv] "=&r"(xv), [x02] "=&r"(x02), [wv] "=&r"(wv), [wu] "=&r"(wu)
+                       : [x_end] "r"(x_end), [depth] "r"(depth), [off2] "r"(off2)
+                       : "cc", "memory");
+#undef TB_DENSE_ASM_STEP
+    }
+#else
     while (x != x_end) {
       const uint32_t xv = tb_read_u32(x);
       const int32_t x02 = tb_sxtab16(off2, xv);
       const int32_t x13 = tb_sxtab16_ror8(off2, xv);
-      uint32_t wv;
+      TB_DENSE_STEP4(a0, w, x02, x13);
+      TB_DENSE_STEP4(a1, w + depth, x02, x13);
+      TB_DENSE_STEP4(a2, w + 2 * depth, x02, x13);
       x += 4;
-      wv = tb_read_u32(w0);
-      a0 = __smlad(tb_sxtb16(wv), x02, a0);
-      a0 = __smlad(tb_sxtb16_ror8(wv), x13, a0);
-      wv = tb_read_u32(w0 + depth);
-      a1 = __smlad(tb_sxtb16(wv), x02, a1);
-      a1 = __smlad(tb_sxtb16_ror8(wv), x13, a1);
-      w0 += 4;
-      wv = tb_read_u32(w2);
-      a2 = __smlad(tb_sxtb16(wv), x02, a2);
-      a2 = __smlad(tb_sxtb16_ror8(wv), x13, a2);
-      wv = tb_read_u32(w2 + depth);
-      a3 = __smlad(tb_sxtb16(wv), x02, a3);
-      a3 = __smlad(tb_sxtb16_ror8(wv), x13, a3);
-      w2 += 4;
+      w += 4;
     }
-    {
-      const int8_t *w1 = w0 + depth;
-      const int8_t *w3 = w2 + depth;
-      for (d = d4; d < depth; d++) {
-        const int32_t xv = (int32_t)in[d] + off;
-        a0 = __smlabb((int32_t)*w0++, xv, a0);
-        a1 = __smlabb((int32_t)*w1++, xv, a1);
-        a2 = __smlabb((int32_t)*w2++, xv, a2);
-        a3 = __smlabb((int32_t)*w3++, xv, a3);
-      }
+#endif
+    if (d8 != d4) {
+      const uint32_t xv = tb_read_u32(x);
+      const int32_t x02 = tb_sxtab16(off2, xv);
+      const int32_t x13 = tb_sxtab16_ror8(off2, xv);
+      TB_DENSE_STEP4(a0, w, x02, x13);
+      TB_DENSE_STEP4(a1, w + depth, x02, x13);
+      TB_DENSE_STEP4(a2, w + 2 * depth, x02, x13);
+      w += 4;
+    }
+    for (d = d4; d < depth; d++) {
+      const int32_t xv = (int32_t)in[d] + off;
+      a0 = __smlabb((int32_t)w[0], xv, a0);
+      a1 = __smlabb((int32_t)w[depth], xv, a1);
+      a2 = __smlabb((int32_t)w[2 * depth], xv, a2);
+      w++;
     }
     out[n] = tb_requant_fast(a0, p->multipliers[n], p->shifts[n], zp, lo, hi);
     out[n + 1] = tb_requant_fast(a1, p->multipliers[n + 1], p->shifts[n + 1], zp, lo, hi);
     out[n + 2] = tb_requant_fast(a2, p->multipliers[n + 2], p->shifts[n + 2], zp, lo, hi);
-    out[n + 3] = tb_requant_fast(a3, p->multipliers[n + 3], p->shifts[n + 3], zp, lo, hi);
   }
   for (; n < n_out; n++) {
     const int8_t *w0 = p->weights + n * depth;
@@ -86,16 +122,15 @@ static void tb_dense_s8_dsp(const int8_t *in, int8_t *out, const tb_dense_params
     int32_t d;
     for (d = 0; d < d4; d += 4) {
       const uint32_t xv = tb_read_u32(x);
-      const uint32_t wv = tb_read_u32(w0);
       x += 4;
+      TB_DENSE_STEP4(a0, w0, tb_sxtab16(off2, xv), tb_sxtab16_ror8(off2, xv));
       w0 += 4;
-      a0 = __smlad(tb_sxtb16(wv), tb_sxtab16(off2, xv), a0);
-      a0 = __smlad(tb_sxtb16_ror8(wv), tb_sxtab16_ror8(off2, xv), a0);
     }
     for (; d < depth; d++) a0 = __smlabb((int32_t)*w0++, (int32_t)in[d] + off, a0);
     out[n] = tb_requant_fast(a0, p->multipliers[n], p->shifts[n], zp, lo, hi);
   }
 }
+#undef TB_DENSE_STEP4
 #endif
 
 void tb_dense_s8(const int8_t *in, int8_t *out, const tb_dense_params *p) {

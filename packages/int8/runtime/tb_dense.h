@@ -27,7 +27,7 @@ typedef struct {
 
 /*
  * tb_dense_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) a SIMD
- * kernel (SXTB16/SXTAB16 + SMLAD, four units at a time), elsewhere tb_dense_s8_portable. Both are
+ * kernel (SXTB16/SXTAB16 + SMLAD, three units at a time), elsewhere tb_dense_s8_portable. Both are
  * bit-exact with each other and with the TypeScript kernel (multipliers must not be INT32_MIN;
  * validate keeps them >= 0). No scratch memory.
  */
