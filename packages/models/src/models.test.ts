@@ -36,6 +36,18 @@ describe('reference architecture', () => {
   });
 });
 
+describe('seeding', () => {
+  it('the same seed builds the same weights (heads and concept bottleneck included)', () => {
+    const a = buildReference({ width: 0.5, seed: 4 }).model.getWeights();
+    const b = buildReference({ width: 0.5, seed: 4 }).model.getWeights();
+    const c = buildReference({ width: 0.5, seed: 5 }).model.getWeights();
+    expect(a.length).toBe(b.length);
+    a.forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(b[i]!.dataSync())));
+    const differs = a.filter((w, i) => w.size > 1 && Array.from(w.dataSync()).some((v, j) => v !== c[i]!.dataSync()[j]));
+    expect(differs.length).toBeGreaterThan(10);
+  });
+});
+
 describe('training', () => {
   it('lowers the loss and raises accuracy on the shipped subset (wasm)', () => {
     const data = loadFashionMnist({ split: 'train', source: 'subset', limit: 1024 });

@@ -47,6 +47,8 @@ export interface ReferenceOptions {
 export function buildReference(options: ReferenceOptions = {}): { model: tfl.LayersModel; info: ModelInfo } {
   const width = options.width ?? 1;
   const rng = new Rng(options.seed ?? 1);
+  // heads and the concept bottleneck take their own seeds (not drawn from rng, so the convs keep theirs)
+  const ownSeed = (k: number) => (options.seed ?? 1) * 1000 + k;
   const ch = (n: number) => Math.max(4, Math.round(n * width));
   const init = () => tfl.initializers.glorotUniform({ seed: rng.seed() });
   const conv = (name: string, filters: number, kernelSize: number, strides = 1, useBias = true) =>
@@ -60,7 +62,7 @@ export function buildReference(options: ReferenceOptions = {}): { model: tfl.Lay
   x = apply(evoNormB0Layer({ name: 'norm1' }), x);
   x = apply(conv('conv2', ch(32), 3, 2), x);
   x = apply(crreluLayer({ name: 'act2' }), x);
-  const exit1 = apply(earlyExitHead({ name: 'exit1', numClasses: 10 }), x);
+  const exit1 = apply(earlyExitHead({ name: 'exit1', numClasses: 10, seed: ownSeed(1) }), x);
   x = apply(conv('conv3', ch(64), 1, 1, false), x);
   x = apply(evoNormS0Layer({ name: 'norm3', groups: 8 }), x);
   x = apply(dw('dw4', 1), x);
@@ -68,13 +70,13 @@ export function buildReference(options: ReferenceOptions = {}): { model: tfl.Lay
   x = apply(dw('dw5', 2), x);
   x = apply(conv('conv5', ch(64), 1), x);
   x = apply(crreluLayer({ name: 'act5' }), x);
-  const exit2 = apply(earlyExitHead({ name: 'exit2', numClasses: 10 }), x);
+  const exit2 = apply(earlyExitHead({ name: 'exit2', numClasses: 10, seed: ownSeed(2) }), x);
   x = apply(tfl.layers.averagePooling2d({ name: 'pool6', poolSize: 2, strides: 2, padding: 'same' }), x);
   x = apply(tfl.layers.flatten({ name: 'flat6' }), x);
   x = apply(deltaLayer({ name: 'delta6', timeAxis: 0, clipLength: options.clipLength ?? 16, spRate: 1e-4, thresholdInit: 0.05 }), x);
   x = apply(tfl.layers.dense({ name: 'fc7', units: ch(128), kernelInitializer: init() }), x);
   x = apply(polyNormLayer({ name: 'norm7' }), x);
-  const [logits, concepts] = conceptBottleneck({ name: 'cbm', numConcepts: FASHION_CONCEPTS.length, numClasses: 10, bottleneck: 'logit' }).apply(
+  const [logits, concepts] = conceptBottleneck({ name: 'cbm', numConcepts: FASHION_CONCEPTS.length, numClasses: 10, bottleneck: 'logit', seed: ownSeed(3) }).apply(
     x,
   ) as tfl.SymbolicTensor[];
 
