@@ -115,6 +115,42 @@ static void tb_conv2d_mm2(const int16_t *c0, const int16_t *c1, int8_t *o0, int8
     const int16_t *x1 = c1;
     const int16_t *x0_end = c0 + k4;
     int32_t a00 = bias[oc], a01 = a00, a10 = bias[oc + 1], a11 = a10;
+#if defined(__OPTIMIZE__)
+    /*
+     * inline assembly over 8 taps a step (13 registers; gcc's own allocation spills): both
+     * columns word aligned (K even), pixel 0's taps loaded twice (LDRD) instead of holding 4.
+     */
+    if ((K & 1) == 0 && K >= 8) {
+      const int16_t *x0_end8 = c0 + (K & ~(int32_t)7);
+      uint32_t wv, wu, xa, xb;
+#define TB_CONV2D_ASM_STEP                          \
+  "ldr %[wv], [%[w], %[K]]\n\t"                   \
+  "ldrd %[xa], %[xb], [%[x0]]\n\t"                \
+  "sxtb16 %[wu], %[wv]\n\t"                       \
+  "smlad %[a10], %[wu], %[xa], %[a10]\n\t"        \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"               \
+  "smlad %[a10], %[wv], %[xb], %[a10]\n\t"        \
+  "ldrd %[xa], %[xb], [%[x1]], #8\n\t"            \
+  "smlad %[a11], %[wv], %[xb], %[a11]\n\t"        \
+  "ldr %[wv], [%[w]], #4\n\t"                     \
+  "smlad %[a11], %[wu], %[xa], %[a11]\n\t"        \
+  "sxtb16 %[wu], %[wv]\n\t"                       \
+  "smlad %[a01], %[wu], %[xa], %[a01]\n\t"        \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"               \
+  "smlad %[a01], %[wv], %[xb], %[a01]\n\t"        \
+  "ldrd %[xa], %[xb], [%[x0]], #8\n\t"            \
+  "smlad %[a00], %[wu], %[xa], %[a00]\n\t"        \
+  "smlad %[a00], %[wv], %[xb], %[a00]\n\t"
+      __asm__ volatile("1:\n\t" TB_CONV2D_ASM_STEP TB_CONV2D_ASM_STEP
+                       "cmp %[x0], %[x_end]\n\t"
+                       "bne 1b"
+                       : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [x0] "+r"(x0), [x1] "+r"(x1), [w] "+r"(wa), [wv] "=&r"(wv), [wu] "=&r"(wu), [xa] "=&r"(xa), [xb] "=&r"(xb)
+                       : [x_end] "r"(x0_end8), [K] "r"(K)
+                       : "cc", "memory");
+#undef TB_CONV2D_ASM_STEP
+      wb = wa + K;
+    }
+#endif
     while (x0 != x0_end) {
       const uint32_t va = tb_read_u32(wa);
       const uint32_t vb = tb_read_u32(wb);
@@ -144,10 +180,20 @@ static void tb_conv2d_mm2(const int16_t *c0, const int16_t *c1, int8_t *o0, int8
       a11 = __smlabb(vb, v1, a11);
     }
     wa = wb;
-    o0[oc] = tb_requant_fast(a00, mult[oc], shifts[oc], zp, lo, hi);
-    o1[oc] = tb_requant_fast(a01, mult[oc], shifts[oc], zp, lo, hi);
-    o0[oc + 1] = tb_requant_fast(a10, mult[oc + 1], shifts[oc + 1], zp, lo, hi);
-    o1[oc + 1] = tb_requant_fast(a11, mult[oc + 1], shifts[oc + 1], zp, lo, hi);
+    if (shifts[oc] <= -2 && shifts[oc + 1] <= -2) {
+      const int32_t ma = mult[oc], mb = mult[oc + 1];
+      const int32_t ea = -shifts[oc] - 1, eb = -shifts[oc + 1] - 1;
+      const int32_t ra = (int32_t)1 << (ea - 1), rb = (int32_t)1 << (eb - 1);
+      o0[oc] = tb_requant_neg(a00, ma, ea, ra, zp, lo, hi);
+      o1[oc] = tb_requant_neg(a01, ma, ea, ra, zp, lo, hi);
+      o0[oc + 1] = tb_requant_neg(a10, mb, eb, rb, zp, lo, hi);
+      o1[oc + 1] = tb_requant_neg(a11, mb, eb, rb, zp, lo, hi);
+    } else {
+      o0[oc] = tb_requant_fast(a00, mult[oc], shifts[oc], zp, lo, hi);
+      o1[oc] = tb_requant_fast(a01, mult[oc], shifts[oc], zp, lo, hi);
+      o0[oc + 1] = tb_requant_fast(a10, mult[oc + 1], shifts[oc + 1], zp, lo, hi);
+      o1[oc + 1] = tb_requant_fast(a11, mult[oc + 1], shifts[oc + 1], zp, lo, hi);
+    }
   }
   if (oc < out_c) {
     const int16_t *x0 = c0;
@@ -175,7 +221,11 @@ static void tb_conv2d_mm2(const int16_t *c0, const int16_t *c1, int8_t *o0, int8
 }
 
 static void tb_conv2d_s8_dsp(const int8_t *in, int8_t *out, const tb_conv2d_params *p) {
-  int16_t col[2 * TB_CONV2D_FAST_MAX_K];
+  union {
+    int16_t h[2 * TB_CONV2D_FAST_MAX_K];
+    uint32_t align; /* LDRD of the columns */
+  } col_u;
+  int16_t *col = col_u.h;
   const int32_t K = p->kernel_h * p->kernel_w * p->in_c;
   const int32_t off = -p->in_zp;
   const int32_t off2 = tb_pack2(off);

@@ -41,7 +41,8 @@ typedef struct {
 /*
  * tb_conv2d_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) and
  * kernel_h * kernel_w * in_c <= TB_CONV2D_FAST_MAX_K, a SIMD kernel (im2col of two output pixels
- * into int16 on the stack, SXTB16 + SMLAD over 2 channels x 2 pixels); otherwise
+ * into int16 on the stack, SXTB16 + SMLAD over 2 channels x 2 pixels, an inline-assembly inner
+ * loop when the taps per output are even and >= 8 and the code is optimised); otherwise
  * tb_conv2d_s8_portable. Both are bit-exact with each other and with the TypeScript kernel
  * (multipliers must not be INT32_MIN; validate keeps them >= 0).
  */

@@ -3,7 +3,7 @@
  * tb_dense_s8_fast), header only, C99.
  *
  * TB_DSP is 1 when the target has the Armv7E-M DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7,
- * M33/M35P/M55 with DSP): the fast kernels then use SXTB16 / SXTAB16 / SMLAD / SMLABB / SMLATT
+ * M33/M35P/M55 with DSP) and TB_FAST_KERNELS is on (below): the fast kernels then use SXTB16 / SXTAB16 / SMLAD / SMLABB / SMLATT
  * (ACLE intrinsics of <arm_acle.h>, plus SXTB16/SXTAB16 with ROR #8 in inline assembly, which
  * gcc does not fold from a rotate). Everywhere else TB_DSP is 0 and the fast kernels call the
  * portable ones. Both paths are bit-exact with each other and with the TypeScript kernels.
@@ -25,7 +25,20 @@
 
 #include "tb_fixed_point.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/*
+ * TB_FAST_KERNELS: the DSP paths cost about 4 KB more code for 2-4x fewer instructions. A build
+ * optimised for size (-Os: __OPTIMIZE_SIZE__) keeps the portable kernels unless it defines
+ * TB_FAST_KERNELS=1; -DTB_FAST_KERNELS=0 forces the portable kernels at any level.
+ */
+#ifndef TB_FAST_KERNELS
+#if defined(__OPTIMIZE_SIZE__)
+#define TB_FAST_KERNELS 0
+#else
+#define TB_FAST_KERNELS 1
+#endif
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && TB_FAST_KERNELS
 #define TB_DSP 1
 #include <arm_acle.h>
 #else
@@ -52,6 +65,44 @@ static inline int8_t tb_requant_fast(int32_t acc, int32_t m, int32_t shift, int3
   r = r < lo ? lo : r;
   r = r > hi ? hi : r;
   return (int8_t)(r + zp);
+}
+
+/*
+ * tb_mbqm_neg: tb_multiply_by_quantized_multiplier for shift <= -2 (e = -shift in [2, 31]) in one
+ * SMLAL, with e1 = e - 1 and rnd = 2^(e - 2) precomputed per channel; m != INT32_MIN.
+ * With P = x * m and h = (P + 2^30) >> 31 (tb_mbqm_fast), the rounding divide is
+ * floor((h + 2^(e-1) - [h < 0]) / 2^e) = floor((P + 2^30 + 2^(30+e) - [h < 0] * 2^31) / 2^(31+e)).
+ * [h < 0] may be replaced by n = [(x ^ m) < 0]: they differ only for P in [-2^30, 0], where both
+ * give 0. So with s = P + 2^30 - n * 2^31 (SMLAL onto lo = 2^30 | n << 31, hi = -n), the result is
+ * (hi(s) + 2^(e-2)) >> (e - 1) (2^(30+e) is a multiple of 2^32; |hi(s)| <= 2^30 + 1: no overflow).
+ */
+static inline int32_t tb_mbqm_neg(int32_t x, int32_t m, int32_t e1, int32_t rnd) {
+  int32_t hi = (x ^ m) >> 31;
+#if TB_DSP && defined(__OPTIMIZE__)
+  uint32_t lo = 0x40000000u | ((uint32_t)hi << 31);
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(x), "r"(m));
+#else
+  const int64_t s = (int64_t)x * m + (hi != 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30));
+  hi = (int32_t)(s >> 32);
+#endif
+  return (hi + rnd) >> e1;
+}
+
+/* tb_requant_fast for shift <= -2 (e1 = -shift - 1, rnd = 1 << (-shift - 2)). */
+static inline int8_t tb_requant_neg(int32_t acc, int32_t m, int32_t e1, int32_t rnd, int32_t zp, int32_t lo, int32_t hi) {
+  int32_t r = tb_mbqm_neg(acc, m, e1, rnd);
+  r = r < lo ? lo : r;
+  r = r > hi ? hi : r;
+  return (int8_t)(r + zp);
+}
+
+/* tb_requant_fast, through tb_requant_neg when shift <= -2. */
+static inline int8_t tb_requant_s(int32_t acc, int32_t m, int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
+  if (shift <= -2) {
+    const int32_t e1 = -shift - 1;
+    return tb_requant_neg(acc, m, e1, (int32_t)1 << (e1 - 1), zp, lo, hi);
+  }
+  return tb_requant_fast(acc, m, shift, zp, lo, hi);
 }
 
 /* 4 bytes from any address (an unaligned LDR on Cortex-M3 and later). */

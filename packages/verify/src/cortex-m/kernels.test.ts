@@ -7,7 +7,7 @@
  * Locally a missing toolchain skips with the packages to install; under CI=true it fails.
  */
 import { describe, expect, it } from 'vitest';
-import { benchKernelCases, convCase, type KernelCase, randomKernelCases, runKernelFirmware, tsKernel } from './kernel-fw.js';
+import { benchKernelCases, convCase, depthwiseCase, type KernelCase, randomKernelCases, runKernelFirmware, tsKernel } from './kernel-fw.js';
 import { CORTEX_M_INSTALL, missingCortexMTools } from './tools.js';
 
 const CI = process.env['CI'] === 'true';
@@ -23,7 +23,41 @@ function cases(): KernelCase[] {
     convCase('conv 3x3 64->5 (fallback)', { H: 5, W: 6, Cin: 64, Cout: 5, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 99),
     // 1x1 with in_c % 4 != 0, odd pixel count, stride 2
     convCase('conv 1x1 s2 7x7x6->7', { H: 7, W: 7, Cin: 6, Cout: 7, KH: 1, KW: 1, SH: 2, SW: 2, padding: 'valid' }, 5),
+    // conv: the assembly inner loop (K even, >= 8): K % 8 = 0 / 4 / 2, odd out_c, odd pixel count; K odd and K = 6 (C loop)
+    convCase('conv 1x1 5x5x8->5 (asm, K 8)', { H: 5, W: 5, Cin: 8, Cout: 5, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 11),
+    convCase('conv 1x1 3x5x12->6 (asm + 4)', { H: 3, W: 5, Cin: 12, Cout: 6, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'same' }, 12),
+    convCase('conv 3x3 6x7x2->3 (asm 16 + 2)', { H: 6, W: 7, Cin: 2, Cout: 3, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 13),
+    convCase('conv 1x1 4x3x7->4 (K odd, C)', { H: 4, W: 3, Cin: 7, Cout: 4, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 14),
+    convCase('conv 1x1 3x3x6->5 (K 6, C)', { H: 3, W: 3, Cin: 6, Cout: 5, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 15),
+    edgeRequant(convCase('conv 1x1 6x6x32->23 (edge requant)', { H: 6, W: 6, Cin: 32, Cout: 23, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 16)),
+    // depthwise: runs of full 3x3 windows (assembly, 4 channels + the rest in C) between borders
+    depthwiseCase('dw 3x3 s1 9x10x7 (runs + borders)', { H: 9, W: 10, C: 7, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 21),
+    depthwiseCase('dw 3x3 s2 11x9x12', { H: 11, W: 9, C: 12, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'same' }, 22),
+    depthwiseCase('dw 3x3 s(1,3) 8x13x9', { H: 8, W: 13, C: 9, KH: 3, KW: 3, SH: 1, SW: 3, padding: 'same' }, 23),
+    depthwiseCase('dw 3x3 valid 5x6x5 (all inside)', { H: 5, W: 6, C: 5, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'valid' }, 24),
+    depthwiseCase('dw 3x3 valid 3x3x3 (C < 4)', { H: 3, W: 3, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'valid' }, 25),
+    depthwiseCase('dw 3x3 same 2x2x4 (no full window)', { H: 2, W: 2, C: 4, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 26),
+    depthwiseCase('dw 5x5 7x7x8 (not 3x3: fallback)', { H: 7, W: 7, C: 8, KH: 5, KW: 5, SH: 1, SW: 1, padding: 'same' }, 27),
+    depthwiseCase('dw 3x2 6x6x8 (not 3x3: fallback)', { H: 6, W: 6, C: 8, KH: 3, KW: 2, SH: 1, SW: 1, padding: 'same' }, 28),
+    edgeRequant(depthwiseCase('dw 3x3 s1 7x8x40 (edge requant)', { H: 7, W: 8, C: 40, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 29)),
   ];
+}
+
+/**
+ * Shifts -31..3 (the shift <= -2 requantisation and the others side by side), multipliers 0, 1,
+ * 2^30, INT32_MAX, biases near INT32_MAX / INT32_MIN (accumulators wrap), a full clamp range.
+ */
+function edgeRequant(c: KernelCase): KernelCase {
+  const n = c.node as KernelCase['node'] & { shifts: Int32Array; multipliers: Int32Array; bias: Int32Array; actMin: number; actMax: number };
+  const shifts = [-31, -2, -1, 0, 1, -3, -2, -20, 2, -2, -5, -1, -30, 3, -2, -2];
+  const mults = [2147483647, 1073741824, 0, 1, 2147483647, 1518500250, 2147483646, 1073741825];
+  const biases = [2147483647, -2147483648, 2147483000, -2147483000, 0, 12345, -12345];
+  n.shifts = Int32Array.from(n.shifts, (_, i) => shifts[i % shifts.length]!);
+  n.multipliers = Int32Array.from(n.multipliers, (_, i) => mults[(i * 3) % mults.length]!);
+  n.bias = Int32Array.from(n.bias, (_, i) => biases[(i * 5) % biases.length]!);
+  n.actMin = -128;
+  n.actMax = 127;
+  return c;
 }
 
 function firstDiff(a: Int8Array, b: Int8Array): number {
