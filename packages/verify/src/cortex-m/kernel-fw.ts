@@ -258,38 +258,9 @@ function mainSource(cases: readonly KernelCase[], outPath: string): string {
 #include "tb_conv2d.h"
 #include "tb_depthwise_conv2d.h"
 #include "tb_dense.h"
+#include "fw_io.h"
 
-void fw_exit(int status);
-void tb_mark(void);
 int main(void);
-
-static int sh_call(int op, void *arg) {
-  register int r0 __asm__("r0") = op;
-  register void *r1 __asm__("r1") = arg;
-  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-  return r0;
-}
-
-void fw_exit(int status) {
-  uint32_t block[2];
-  block[0] = 0x20026u; /* ADP_Stopped_ApplicationExit */
-  block[1] = (uint32_t)status;
-  sh_call(0x20, block); /* SYS_EXIT_EXTENDED */
-  for (;;) {
-  }
-}
-
-static void sh_write(int fd, const void *p, uint32_t n) {
-  uint32_t block[3];
-  block[0] = (uint32_t)fd;
-  block[1] = (uint32_t)(uintptr_t)p;
-  block[2] = n;
-  if (sh_call(0x05, block) != 0) fw_exit(0x71);
-}
-
-__attribute__((noinline, used)) void tb_mark(void) {
-  __asm__ volatile("" ::: "memory");
-}
 
 ${parts.map((p) => `${p.decls}\n${p.params}`).join('\n')}
 
@@ -297,19 +268,10 @@ static int8_t out[${maxOut}];
 static const char out_path[] = ${JSON.stringify(outPath)};
 
 int main(void) {
-  uint32_t open_block[3];
-  int fd;
-  open_block[0] = (uint32_t)(uintptr_t)out_path;
-  open_block[1] = 5u; /* "wb" */
-  open_block[2] = (uint32_t)(sizeof out_path - 1u);
-  fd = sh_call(0x01, open_block);
+  const int fd = sh_open(out_path);
   if (fd < 0) fw_exit(0x70);
 ${calls}
-  {
-    uint32_t close_block[1];
-    close_block[0] = (uint32_t)fd;
-    sh_call(0x02, close_block);
-  }
+  sh_close(fd);
   return 0;
 }
 `;
@@ -351,7 +313,7 @@ export async function runKernelFirmware(cases: readonly KernelCase[], options: K
     const plugin = buildPlugin(OP, tools.hostCC);
     plugin.catch(() => {});
     const opt = options.opt ?? '-O2';
-    const common = [...info.cflags, opt, '-std=c99', '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror', `-I${rt}`];
+    const common = [...info.cflags, opt, '-std=c99', '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror', `-I${rt}`, `-I${firmwareDir()}`];
     const jobs = [
       ...RUNTIME_SOURCES.map((f) => ({ src: join(rt, f), extra: ['-pedantic', '-Wconversion', '-Wsign-conversion', '-Wshadow'] })),
       { src: join(tmp, 'kmain.c'), extra: [] as string[] },
