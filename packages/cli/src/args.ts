@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tinyblocks/core';
 
-export type OptionSpec = Record<string, { type: 'string' }>;
+/** String options, and flags (`boolean`: present -> 'true'). */
+export type OptionSpec = Record<string, { type: 'string' } | { type: 'boolean' }>;
 
-/** node:util parseArgs (string options) with errors turned into ConfigError naming the command and option. */
+/** node:util parseArgs (string options and flags) with errors turned into ConfigError naming the command and option. */
 export function parse(
   command: string,
   argv: string[],
@@ -11,7 +12,8 @@ export function parse(
 ): { values: Record<string, string | undefined>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | undefined>, positionals };
+    const strings = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : v]));
+    return { values: strings as Record<string, string | undefined>, positionals };
   } catch (err) {
     const e = err as Error & { code?: string };
     const m = /'([^']+)'/.exec(e.message);

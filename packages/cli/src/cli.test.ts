@@ -81,6 +81,19 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     expect(evaluated.out.trim().split('\n').at(-1)).toBe(`accuracy: ${m[2]} on 2000 images`);
   }, 300_000);
 
+  it('eval --int8 measures the quantized graph with the integer reference next to float', async () => {
+    const r = await cli('eval', shippedModelDir(), '--data', 'subset', '--limit', '300', '--int8');
+    expect(r.code).toBe(0);
+    const int8 = /int8 accuracy: (0\.\d{4}) on 300 images/.exec(r.out);
+    const float = /^accuracy: (0\.\d{4}) on 300 images$/m.exec(r.out);
+    expect(int8).not.toBeNull();
+    expect(Math.abs(Number(int8![1]) - Number(float![1]))).toBeLessThan(0.02);
+    expect(r.out).toContain('int8 (percentile calibration, equalization on)');
+    const bad = await cli('eval', shippedModelDir(), '--int8', '--equalize', 'maybe');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--equalize: expected one of on, off, got "maybe"');
+  }, 120_000);
+
   it('info lists every layer with params and MACs that add up', async () => {
     const { code, out } = await cli('info', shippedModelDir());
     expect(code).toBe(0);

@@ -219,7 +219,7 @@ class GraphBuilder {
     return o.params();
   }
 
-  /** Adds a tensor with the calibrated range of `rangeName` (or explicit params). */
+  /** Adds tensor `name` (a symbolic tensor name) with quantization `q`; returns its id (existing: the same id). */
   add(name: string, shape: number[], q: QuantParams): number {
     if (this.ids.has(name)) return this.ids.get(name)!;
     this.tensors.push({ name: this.stable.get(name) ?? name, shape, scale: q.scale, zeroPoint: q.zeroPoint });
@@ -305,8 +305,6 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
     return t;
   };
   const skip = new Set<Layer>();
-  /** tensor name -> the (folded / fused) producer's replacement output name */
-  const tensorOf = (name: string, where: string) => b.id(name, where);
 
   for (const node of graph.nodes) {
     const layer = node.layer as AnyLayer;
@@ -322,7 +320,7 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
       b.push(node);
     };
     const io = () => {
-      const i = tensorOf(inName, name);
+      const i = b.id(inName, name);
       return { i, inInfo: b.info(i) };
     };
 
@@ -393,7 +391,7 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
       }
       case 'Add': {
         if (node.inputs.length !== 2) throw new ConfigError({ layer: name }, 'inputs', '2 tensors', node.inputs.length);
-        const [a, c] = node.inputs.map((n) => tensorOf(n, name)) as [number, number];
+        const [a, c] = node.inputs.map((n) => b.id(n, name)) as [number, number];
         const o = newOut(outName, outShape);
         b.push(lowerAdd({ name, inputs: [a, c], outputs: [o], in: [b.info(a), b.info(c)], out: b.info(o) }) as unknown as Int8Node);
         break;
@@ -481,7 +479,7 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
     tensors: b.tensors,
     nodes: b.schedule(input),
     input,
-    outputs: graph.outputs.map((t, k) => ({ tensor: tensorOf(t, 'outputs'), role: outputRoles[k] ?? 'exit' })),
+    outputs: graph.outputs.map((t, k) => ({ tensor: b.id(t, 'outputs'), role: outputRoles[k] ?? 'exit' })),
     meta: { exitThreshold, calibration: options.method ?? 'percentile', ...(options.meta ?? {}) },
   };
   validateGraph(result);

@@ -1,22 +1,29 @@
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
 import { loadModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
-import { evaluate, modelInfo } from '@tinyblocks/models';
+import { evaluate, evaluateInt8, modelInfo, quantizeWithImages } from '@tinyblocks/models';
+import { OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { choiceOption, intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
 import { earlyExitReport } from '../reports.js';
 
-export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--backend wasm|cpu]
+export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--backend wasm|cpu] [--int8 [--method percentile|minmax] [--equalize on|off]]
   --data      test: the full 10,000-image test set (apt-get install dataset-fashion-mnist);
               subset: the 2,000 test images shipped in @tinyblocks/datasets
               (default: test when installed, else subset)
   --limit     evaluate only the first N images
-  --backend   wasm | cpu (default wasm)`;
+  --backend   wasm | cpu (default wasm)
+  --int8      also quantize (calibrated on 500 shipped training images, as tinyblocks export does)
+              and measure the int8 graph with the TypeScript integer reference (= the C code's bytes)
+  --method    calibration: percentile (default) | minmax;  --equalize on (default) | off`;
 
 export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('eval', argv, {
     data: { type: 'string' }, backend: { type: 'string' }, limit: { type: 'string' },
+    int8: { type: 'boolean' }, method: { type: 'string' }, equalize: { type: 'string' },
   });
+  const method = choiceOption('eval', 'method', values.method, OBSERVER_METHODS, 'percentile');
+  const equalize = choiceOption('eval', 'equalize', values.equalize, ['on', 'off'] as const, 'on') === 'on';
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks eval' }, '<model dir>', 'one model directory', positionals);
   const backend = choiceOption<BackendName>('eval', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const data = choiceOption('eval', 'data', values.data, ['test', 'subset'] as const, 'test');
@@ -30,6 +37,13 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   print(io, `model ${positionals[0]} (${info.arch}) on ${set.count} ${set.source === 'full' ? 'Fashion-MNIST test' : 'shipped subset test'} images, backend ${backend}`);
   for (const h of result.heads) print(io, `  ${h.name.padEnd(10)} ${h.role.padEnd(6)} accuracy ${h.accuracy.toFixed(4)}`);
   if (info.outputRoles.includes('exit')) print(io, '', earlyExitReport(model, set), '');
+  if (values.int8 === 'true') {
+    const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles, method, equalize });
+    const q = evaluateInt8(graph, set);
+    print(io, `int8 (${method} calibration, equalization ${equalize ? 'on' : 'off'}), TypeScript integer reference:`);
+    for (const h of q.heads) print(io, `  ${h.name.padEnd(10)} ${h.role.padEnd(6)} accuracy ${h.accuracy.toFixed(4)}`);
+    print(io, `int8 accuracy: ${q.accuracy.toFixed(4)} on ${q.count} images`);
+  }
   print(io, `accuracy: ${result.accuracy.toFixed(4)} on ${result.count} images`);
   return 0;
 }

@@ -26,6 +26,7 @@ import { quantizeBias, quantizeWeightsPerChannel } from '../affine.js';
 import { channelRequant, INT32_MAX, quantizeMultiplier, requantizeWith, roundHalfAway } from '../fixed-point.js';
 import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
+import { checkArity } from './int-math.js';
 
 export type FusedActivation = 'linear' | 'relu' | 'relu6';
 export type PaddingMode = 'same' | 'valid';
@@ -154,12 +155,6 @@ function checkTypedField(node: NodeBase, field: string, Ctor: typeof Int8Array |
     const got = v instanceof Int8Array || v instanceof Int32Array ? `${v.constructor.name} of ${v.length}` : v;
     throw new DataError({ layer: node.name }, field, `an ${Ctor.name} of ${length}`, got);
   }
-}
-
-/** DataError unless `node.inputs` / `node.outputs` have the given counts. */
-function checkArity(node: NodeBase, inputs: number, outputs: number): void {
-  if (node.inputs.length !== inputs) throw new DataError({ layer: node.name }, 'inputs', `${inputs} tensor id(s)`, node.inputs);
-  if (node.outputs.length !== outputs) throw new DataError({ layer: node.name }, 'outputs', `${outputs} tensor id(s)`, node.outputs);
 }
 
 /** The shape of tensor `id` as [H, W, C]; DataError naming `field` otherwise. */

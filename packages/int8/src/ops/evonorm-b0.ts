@@ -34,9 +34,9 @@
  */
 import { ConfigError } from '@tinyblocks/core/base';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT } from '../fixed-point.js';
-import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
+import type { NodeBase, TensorInfo } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
-import { checkArity, checkInt, checkTyped, cI32, cU64, fieldError, isMantissa, mulExp, normSqrt } from './int-math.js';
+import { ceilLog2, checkInt, checkTyped, cI32, cU64, fieldError, hwcDims, isMantissa, mulExp, normSqrt } from './int-math.js';
 
 /** |vQ| bound: |vQ * u / 256| < 2^30 - 255 for |u| <= 255. */
 export const EVONORM_B0_VQ_MAX = Math.floor(((2 ** 30 - 256) * 256) / 255);
@@ -80,12 +80,6 @@ export interface EvoNormB0Args {
   movingVariance: ArrayLike<number>;
   eps: number;
 }
-
-const ceilLog2 = (n: number) => {
-  let l = 0;
-  while (2 ** l < n) l++;
-  return l;
-};
 
 /** The radicand's fractional bits f for n values and an epsilon of epsC steps² (see the top). */
 export function varShiftFor(n: number, epsC: number): number {
@@ -150,23 +144,13 @@ export function lowerEvoNormB0(args: EvoNormB0Args): EvoNormB0Node {
   return node;
 }
 
-function dims(node: EvoNormB0Node, graph: Int8Graph) {
-  const inT = graph.tensors[node.inputs[0]!]!;
-  const [h, w, c] = inT.shape as [number, number, number];
-  return { N: h * w, C: c, inZp: inT.zeroPoint };
-}
-
 export const evoNormB0: OpDef<EvoNormB0Node> = {
   op: 'evonorm_b0',
   inPlace: true,
 
   validate(node, graph) {
-    checkArity(node, 1, 1);
+    const { hw: N, c: C } = hwcDims(node, graph, true);
     const inT = graph.tensors[node.inputs[0]!]!;
-    const outT = graph.tensors[node.outputs[0]!]!;
-    if (inT.shape.length !== 3) fieldError(node, 'input shape', '[H, W, C]', inT.shape);
-    if (outT.shape.join() !== inT.shape.join()) fieldError(node, 'output shape', `the input shape [${inT.shape.join(', ')}]`, outT.shape);
-    const { N, C } = dims(node, graph);
     if (N > 65536) fieldError(node, 'input shape', 'H*W <= 65536', inT.shape);
     checkTyped(node, 'fracBits', Int32Array, C, 0, 30);
     checkTyped(node, 'batchStd', Int32Array, C, 2, TWO_30);
@@ -183,7 +167,7 @@ export const evoNormB0: OpDef<EvoNormB0Node> = {
   },
 
   run(node, [input], graph) {
-    const { N, C, inZp } = dims(node, graph);
+    const { hw: N, c: C, inZp } = hwcDims(node, graph);
     const x = input!;
     const out = new Int8Array(N * C);
     const f = node.varShift;
@@ -221,14 +205,14 @@ export const evoNormB0: OpDef<EvoNormB0Node> = {
   },
 
   macs(node, graph) {
-    const { N, C } = dims(node, graph);
+    const { hw: N, c: C } = hwcDims(node, graph);
     return 4 * N * C;
   },
 
   runtime: ['tb_fixed_point.h', 'tb_int_math.h', 'tb_evonorm_b0.h'],
 
   emitC(node: EvoNormB0Node, ctx: EmitContext) {
-    const { N, C, inZp } = dims(node, ctx.graph);
+    const { hw: N, c: C, inZp } = hwcDims(node, ctx.graph);
     const args = [
       ctx.tensor(node.inputs[0]!),
       ctx.tensor(node.outputs[0]!),

@@ -45,10 +45,10 @@
  */
 import { ConfigError } from '@tinyblocks/core/base';
 import { roundHalfAway, roundingDivideByPOT } from '../fixed-point.js';
-import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
+import type { NodeBase, TensorInfo } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
 import { varShiftFor } from './evonorm-b0.js';
-import { checkArity, checkInt, checkTyped, cU64, fieldError, isMantissa, mulExp, mulMant, rsqrtQ31, splitReal } from './int-math.js';
+import { ceilLog2, checkInt, checkTyped, cU64, fieldError, hwcDims, isMantissa, mulExp, mulMant, rsqrtQ31, splitReal } from './int-math.js';
 
 /** |vQ| bound: |vQ * u| < 2^31 for |u| <= 255. */
 export const EVONORM_S0_VQ_MAX = Math.floor((2 ** 31 - 1) / 255);
@@ -145,23 +145,13 @@ export function lowerEvoNormS0(args: EvoNormS0Args): EvoNormS0Node {
   return node;
 }
 
-function dims(node: EvoNormS0Node, graph: Int8Graph) {
-  const inT = graph.tensors[node.inputs[0]!]!;
-  const [h, w, c] = inT.shape as [number, number, number];
-  return { HW: h * w, C: c, inZp: inT.zeroPoint };
-}
-
 export const evoNormS0: OpDef<EvoNormS0Node> = {
   op: 'evonorm_s0',
   inPlace: true,
 
   validate(node, graph) {
-    checkArity(node, 1, 1);
+    const { hw: HW, c: C } = hwcDims(node, graph, true);
     const inT = graph.tensors[node.inputs[0]!]!;
-    const outT = graph.tensors[node.outputs[0]!]!;
-    if (inT.shape.length !== 3) fieldError(node, 'input shape', '[H, W, C]', inT.shape);
-    if (outT.shape.join() !== inT.shape.join()) fieldError(node, 'output shape', `the input shape [${inT.shape.join(', ')}]`, outT.shape);
-    const { HW, C } = dims(node, graph);
     const G = checkInt(node, 'groups', 1, C);
     if (C % G !== 0) fieldError(node, 'groups', `a divisor of ${C}`, G);
     const N = (HW * C) / G;
@@ -177,15 +167,13 @@ export const evoNormS0: OpDef<EvoNormS0Node> = {
     node.gammaMult.forEach((m, c) => isMantissa(m) || fieldError(node, `gammaMult[${c}]`, '0 or |m| in [2^30, 2^31)', m));
     checkTyped(node, 'gammaExp', Int32Array, C, -4096, 4096);
     checkTyped(node, 'betaQ', Int32Array, C, -TWO_29, TWO_29);
-    let l = 0;
-    while (2 ** l < N) l++;
-    const f = checkInt(node, 'varShift', -62, 46 - 2 * l);
+    const f = checkInt(node, 'varShift', -62, 46 - 2 * ceilLog2(N));
     if (f % 2 !== 0) fieldError(node, 'varShift', 'an even integer', f);
     checkInt(node, 'epsQ', 1, 2 ** 60);
   },
 
   run(node, [input], graph) {
-    const { HW, C, inZp } = dims(node, graph);
+    const { hw: HW, c: C, inZp } = hwcDims(node, graph);
     const x = input!;
     const out = new Int8Array(HW * C);
     const cg = C / node.groups;
@@ -230,14 +218,14 @@ export const evoNormS0: OpDef<EvoNormS0Node> = {
   },
 
   macs(node, graph) {
-    const { HW, C } = dims(node, graph);
+    const { hw: HW, c: C } = hwcDims(node, graph);
     return 4 * HW * C + C;
   },
 
   runtime: ['tb_fixed_point.h', 'tb_int_math.h', 'tb_evonorm_s0.h'],
 
   emitC(node: EvoNormS0Node, ctx: EmitContext) {
-    const { HW, C, inZp } = dims(node, ctx.graph);
+    const { hw: HW, c: C, inZp } = hwcDims(node, ctx.graph);
     const args = [
       ctx.tensor(node.inputs[0]!),
       ctx.tensor(node.outputs[0]!),

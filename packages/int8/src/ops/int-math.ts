@@ -189,3 +189,30 @@ export function checkInt(node: { name: string }, field: string, lo: number, hi: 
 export function isMantissa(m: number): boolean {
   return m === 0 || (Math.abs(m) >= TWO_30 && Math.abs(m) < TWO_31);
 }
+
+/** Smallest l with 2^l >= n. */
+export function ceilLog2(n: number): number {
+  let l = 0;
+  while (2 ** l < n) l++;
+  return l;
+}
+
+/**
+ * One [H, W, C] input and an output of the same shape (the EvoNorm ops): checks arity and shapes
+ * when `check` is set, and returns H*W, C and the input zero point.
+ */
+export function hwcDims(
+  node: { name: string; inputs: number[]; outputs: number[] },
+  graph: { tensors: ReadonlyArray<{ shape: number[]; zeroPoint: number }> },
+  check = false,
+): { hw: number; c: number; inZp: number } {
+  if (check) checkArity(node, 1, 1);
+  const inT = graph.tensors[node.inputs[0]!]!;
+  if (check) {
+    const outT = graph.tensors[node.outputs[0]!]!;
+    if (inT.shape.length !== 3) fieldError(node, 'input shape', '[H, W, C]', inT.shape);
+    if (outT.shape.join() !== inT.shape.join()) fieldError(node, 'output shape', `the input shape [${inT.shape.join(', ')}]`, outT.shape);
+  }
+  const [h, w, c] = inT.shape as [number, number, number];
+  return { hw: h * w, c, inZp: inT.zeroPoint };
+}
