@@ -1,6 +1,7 @@
 /**
  * npm run firmware with a small count: the export is built for Cortex-M4, classifies 50 test
- * images in QEMU and prints accuracy, instructions, flash, SRAM and stack. Skipped locally without
+ * images in QEMU (every layer, then with early exits) and prints accuracy, instructions, flash,
+ * SRAM and stack. Skipped locally without
  * the Arm toolchain and QEMU; under CI=true a missing toolchain fails. Without the tools on PATH the
  * app names the install command and exits non-zero.
  */
@@ -32,9 +33,15 @@ describe('npm run firmware', () => {
     expect(acc).not.toBeNull();
     expect(Number(acc[1])).toBeCloseTo(Number(acc[2]) / 50, 4);
     expect(Number(acc[1])).toBeGreaterThan(0.7);
-    expect(out).toMatch(/^bit-exact with the TypeScript int8 reference: 50\/50 images \(logits\)$/m);
+    expect(out).toMatch(/^bit-exact with the TypeScript int8 reference: 50\/50 images \(logits\); with early exits 50\/50 \(logits and the head that answered\)$/m);
     const insn = /^instructions per inference: ([\d,]+) executed instructions \(not cycles; /m.exec(out);
     expect(Number(insn[1].replaceAll(',', ''))).toBeGreaterThan(100_000);
+    // early exits: fewer instructions, each head's count adds up to the images
+    const early = /^early exit \(thresholds [\d., ]+\): accuracy (0\.\d{4}|1\.0000) \(-?[\d.]+ pp\), ([\d,]+) instructions per inference \(([\d.]+)% fewer; max [\d,]+\), answered by exit1 (\d+), exit2 (\d+), final (\d+)$/m.exec(out);
+    expect(early).not.toBeNull();
+    expect(Number(early[3])).toBeGreaterThan(0);
+    expect(Number(early[4]) + Number(early[5]) + Number(early[6])).toBe(50);
+    expect(Number(early[2].replaceAll(',', ''))).toBeLessThan(Number(insn[1].replaceAll(',', '')));
     const flash = /^flash: code ([\d,]+) B \(model and kernels; .*\), weights ([\d,]+) B \(constant data; report\.json ([\d,]+) B\)$/m.exec(out);
     expect(flash).not.toBeNull();
     const num = (s) => Number(s.replaceAll(',', ''));

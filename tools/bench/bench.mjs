@@ -124,7 +124,7 @@ for (const backend of ['wasm', 'cpu']) {
 // ---- 3. int8: accuracy float vs int8, flash and SRAM, host C inferences/s vs tfjs-wasm float
 {
   const { loadModel } = await import('@tinyblocks/core/node');
-  const { evaluate, evaluateInt8, imageBatch, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
+  const { defaultExitThreshold, evaluate, evaluateInt8, imageBatch, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
   const { generateC, writeExport } = await import('@tinyblocks/export-c');
   const { benchHost } = await import('@tinyblocks/verify');
   const os = await import('node:os');
@@ -139,7 +139,7 @@ for (const backend of ['wasm', 'cpu']) {
   } catch {
     test = loadFashionMnist({ split: 'test', source: 'subset' });
   }
-  const graph = quantizeWithImages(model, data, { outputRoles: info.outputRoles });
+  const graph = quantizeWithImages(model, data, { outputRoles: info.outputRoles, exitThreshold: defaultExitThreshold(info) });
   const float = evaluate(model, info, test);
   const int8 = evaluateInt8(graph, test);
   const generated = generateC(graph);
@@ -175,7 +175,7 @@ for (const backend of ['wasm', 'cpu']) {
     console.log(`\n## Cortex-M4: skipped (${missing.join(', ')} not found; ${CORTEX_M_INSTALL})`);
   } else {
     const { loadModel } = await import('@tinyblocks/core/node');
-    const { imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
+    const { defaultExitThreshold, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } = await import('@tinyblocks/models');
     const { generateC, writeExport } = await import('@tinyblocks/export-c');
     const { createStream } = await import('@tinyblocks/int8');
     const { movingFashionMnist } = await import('@tinyblocks/datasets');
@@ -184,7 +184,7 @@ for (const backend of ['wasm', 'cpu']) {
     const fs = await import('node:fs');
     await initBackend('wasm');
     const model = await loadModel(shippedModelDir());
-    const graph = quantizeWithImages(model, data, { outputRoles: modelInfo(model).outputRoles });
+    const graph = quantizeWithImages(model, data, { outputRoles: modelInfo(model).outputRoles, exitThreshold: defaultExitThreshold(modelInfo(model)) });
     const test = loadFashionMnist({ split: 'test', source: 'subset' });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-bench-m4-'));
     try {
@@ -216,5 +216,7 @@ for (const backend of ['wasm', 'cpu']) {
     }
     console.log('\n## Cortex-M4 kernels: executed instructions per MAC (portable C99 vs the DSP/SIMD path; CMSIS-NN measured under the same counting, from mcu.md)\n');
     console.log(formatKernelBench(await benchKernelsCortexM()));
+    console.log('\n## Cortex-M55 kernels (mps3-an547): executed instructions per MAC (portable C99, the DSP path of a -DTB_MVE=0 build, the MVE / Helium path)\n');
+    console.log(formatKernelBench(await benchKernelsCortexM({ target: 'cortex-m55' }), 'cortex-m55'));
   }
 }

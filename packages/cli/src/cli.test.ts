@@ -81,6 +81,43 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     expect(evaluated.out.trim().split('\n').at(-1)).toBe(`accuracy: ${m[2]} on 2000 images`);
   }, 300_000);
 
+  it('retrain-exits swaps in grid heads, keeps the final accuracy, tunes thresholds that export uses', async () => {
+    const src = path.join(tmp, 'small');
+    const out = path.join(tmp, 'small-exits');
+    const r = await cli('retrain-exits', src, '--out', out, '--pooling', 'concat', '--grid', '2,1', '--epochs', '2', '--max-loss', '0.01');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('exit heads epoch 2/2 [');
+    expect(r.out).toMatch(/retrained 2 exit heads: 92 steps in \d+s on 3000 subset training images/);
+    expect(r.out).toContain('accuracy on test images 1000-1999 (1000, not used for tuning):');
+    expect(r.out).toMatch(/exit1\s+exit\s+concat, grid 2/);
+    expect(r.out).toMatch(/exit2\s+exit\s+concat, grid 1/);
+    // the final classifier is untouched: same accuracy before and after
+    const finalRow = r.out.split('\n').find((l) => /^cbm\s/.test(l))!.trim().split(/\s+/);
+    expect(finalRow.at(-1)).toBe(finalRow.at(-2));
+    const th = /thresholds tuned on test images 0-999 \(max loss 0\.01\): (\S+), (\S+)/.exec(r.out);
+    expect(th).not.toBeNull();
+    const tuned = /tuning images:\s+accuracy (0\.\d{4}) vs (0\.\d{4}) without exits/.exec(r.out)!;
+    expect(Number(tuned[1])).toBeGreaterThanOrEqual(Number(tuned[2]) - 0.01 - 1e-9);
+    expect(r.out).toMatch(/reported images: accuracy 0\.\d{4} vs 0\.\d{4} without exits, -?[\d.]+% fewer MACs/);
+    // export takes the tuned thresholds from the model's metadata
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8')) as { userDefinedMetadata: { tinyblocks: { exitThresholds: number[] } } };
+    const thresholds = saved.userDefinedMetadata.tinyblocks.exitThresholds;
+    expect(thresholds.map(String)).toEqual([th![1], th![2]].map((t) => (t === 'never' ? '2' : t)));
+    const ex = await cli('export', out, '--out', path.join(tmp, 'small-exits-c'));
+    expect(ex.code, ex.err).toBe(0);
+    const graphFile = fs.readdirSync(path.join(tmp, 'small-exits-c')).find((f) => f.endsWith('.int8.json'))!;
+    const graph = JSON.parse(fs.readFileSync(path.join(tmp, 'small-exits-c', graphFile), 'utf8')) as { meta: { exitThreshold: number[] }; nodes: Array<{ op: string; grid?: number; concat?: boolean }> };
+    expect(graph.meta.exitThreshold).toEqual(thresholds);
+    expect(graph.nodes.filter((n) => n.op === 'mix_pool').map((n) => [n.grid ?? 1, n.concat])).toEqual([[2, true], [1, true]]);
+    // bad input: a grid that does not divide the map, one value too many; nothing written
+    const bad = await cli('retrain-exits', src, '--out', path.join(tmp, 'bad-exits'), '--grid', '3');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("EarlyExitHead 'exit1': input: expected [batch, H, W, channels] with H and W divisible by grid 3");
+    const many = await cli('retrain-exits', src, '--out', path.join(tmp, 'bad-exits'), '--pooling', 'avg,max,mix');
+    expect(many.err).toContain('--pooling: expected one value, or one per exit head (2), got "avg,max,mix"');
+    expect(fs.existsSync(path.join(tmp, 'bad-exits'))).toBe(false);
+  }, 300_000);
+
   it('eval --int8 measures the quantized graph with the integer reference next to float', async () => {
     const r = await cli('eval', shippedModelDir(), '--data', 'subset', '--limit', '300', '--int8');
     expect(r.code).toBe(0);

@@ -6,6 +6,7 @@ import { demo, DEMO_HELP } from './commands/demo.js';
 import { exportCommand, EXPORT_HELP } from './commands/export.js';
 import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
 import { qatCommand, QAT_HELP } from './commands/qat.js';
+import { exitsCommand, EXITS_HELP } from './commands/exits.js';
 import { print, type Io } from './io.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number>; help: string }> = {
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number
   export: { run: exportCommand, help: EXPORT_HELP },
   verify: { run: verifyCommand, help: VERIFY_HELP },
   qat: { run: qatCommand, help: QAT_HELP },
+  'retrain-exits': { run: exitsCommand, help: EXITS_HELP },
   demo: { run: demo, help: DEMO_HELP },
 };
 

@@ -55,6 +55,11 @@ describe('tinyblocks export', () => {
     const order = report.nodes.map((n: { name: string }) => n.name);
     expect(order.indexOf('exit1_decide')).toBeLessThan(order.indexOf('conv3'));
     expect(order.indexOf('exit2_decide')).toBeLessThan(order.indexOf('pool6'));
+    // the thresholds: the shipped model's tuned ones (model.json), one per head
+    const graph = JSON.parse(fs.readFileSync(path.join(first, 'reference.int8.json'), 'utf8')) as { meta: { exitThreshold: unknown } };
+    const meta = JSON.parse(fs.readFileSync(path.join(shippedModelDir(), 'model.json'), 'utf8')).userDefinedMetadata.tinyblocks as { exitThresholds: number[] };
+    expect(meta.exitThresholds).toHaveLength(2);
+    expect(graph.meta.exitThreshold).toEqual(meta.exitThresholds);
   });
 
   it('prints one table row per node and the totals', async () => {
@@ -179,7 +184,7 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
     expect(fs.existsSync(out)).toBe(false);
     const flash = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '20', '--board', 'tiny64k', '--flash', '100k');
     expect(flash.code).toBe(2);
-    expect(flash.err).toMatch(/flash: expected at most 102,400 bytes \(--board tiny64k --flash 100k\), got "158,688 bytes of weights and tables"/);
+    expect(flash.err).toMatch(/flash: expected at most 102,400 bytes \(--board tiny64k --flash 100k\), got "161,568 bytes of weights and tables"/);
     const fits = await cli('export', shippedModelDir(), '--out', out, '--calib-count', '20', '--board', 'tiny64k');
     expect(fits.code).toBe(0);
     expect(fits.out).toMatch(/fits --board tiny64k: SRAM [\d,]+ of 65,536 bytes, weights [\d,]+ of 262,144 bytes of flash/);

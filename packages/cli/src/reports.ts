@@ -6,8 +6,8 @@ import { createStream, type Int8Graph, OPS, runGraph } from '@tinyblocks/int8';
 import { intervene } from '@tinyblocks/concept-bottleneck';
 import { FASHION_CONCEPTS, FASHION_MNIST_CLASSES, movingFashionMnist } from '@tinyblocks/datasets';
 import { Delta, temporalSparsity } from '@tinyblocks/delta';
-import { sweepThresholds } from '@tinyblocks/early-exit';
-import { argmax, imageBatch, imageCodes, range, type ImageSet, type Int8EvalResult } from '@tinyblocks/models';
+import { applyThresholds } from '@tinyblocks/early-exit';
+import { argmax, exitProbabilities, imageBatch, imageCodes, range, type ImageSet, type Int8EvalResult } from '@tinyblocks/models';
 import { table } from './table.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -21,38 +21,22 @@ export function layerTable(counts: ModelCount): string {
 export const EXIT_THRESHOLDS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999];
 
 /**
- * Accuracy vs average MACs over confidence thresholds (max softmax >= threshold exits), swept in
- * chunks of `chunk` images so the activations of a large test set never sit in memory at once.
+ * Accuracy vs average MACs over confidence thresholds (max softmax >= threshold exits), and with
+ * the model's own tuned thresholds (one per head) when it has them. The heads' probabilities are
+ * computed in chunks so the activations of a large test set never sit in memory at once.
  */
-export function earlyExitReport(model: tfl.LayersModel, set: ImageSet, chunk = 1000): string {
-  let sweep: ReturnType<typeof sweepThresholds> | null = null;
-  const correct = new Array<number>(EXIT_THRESHOLDS.length).fill(0);
-  const macs = new Array<number>(EXIT_THRESHOLDS.length).fill(0);
-  const histograms: number[][] = EXIT_THRESHOLDS.map(() => []);
-  for (let start = 0; start < set.count; start += chunk) {
-    const idx = range(Math.min(chunk, set.count - start), start);
-    const x = imageBatch(set.images, idx);
-    try {
-      sweep = sweepThresholds(model, x, idx.map((i) => set.labels[i]!), EXIT_THRESHOLDS, 'confidence');
-    } finally {
-      x.dispose();
-    }
-    sweep.points.forEach((p, t) => {
-      correct[t]! += p.accuracy * idx.length;
-      macs[t]! += p.averageMacs * idx.length;
-      histograms[t] = p.exitHistogram.map((h, i) => h + (histograms[t]![i] ?? 0));
-    });
-  }
-  if (!sweep) return 'early exit: no images';
-  const rows = EXIT_THRESHOLDS.map((threshold, t) => [
-    threshold.toString(),
-    (correct[t]! / set.count).toFixed(4),
-    Math.round(macs[t]! / set.count),
-    pct(1 - macs[t]! / set.count / sweep!.worstCaseMacs),
-    histograms[t]!.join(' / '),
-  ]);
+export function earlyExitReport(model: tfl.LayersModel, set: ImageSet, tuned?: number[]): string {
+  if (set.count === 0) return 'early exit: no images';
+  const probs = exitProbabilities(model, set);
+  const exits = probs.probabilities.length - 1;
+  const row = (label: string, thresholds: number[]) => {
+    const p = applyThresholds(probs, thresholds);
+    return [label, p.accuracy.toFixed(4), Math.round(p.averageMacs), pct(1 - p.averageMacs / probs.worstCaseMacs), p.exitHistogram.join(' / ')];
+  };
+  const rows = EXIT_THRESHOLDS.map((t) => row(t.toString(), new Array<number>(exits).fill(t)));
+  if (tuned && tuned.length === exits) rows.push(row(`tuned ${tuned.map((t) => (t <= 1 ? t : 'never')).join(', ')}`, tuned));
   return [
-    `early exit (rule: max softmax >= threshold; heads ${sweep.heads.join(', ')}; worst case ${sweep.worstCaseMacs.toLocaleString('en-US')} MACs, never lower than without exits)`,
+    `early exit (rule: max softmax >= threshold; heads ${probs.heads.join(', ')}; worst case ${probs.worstCaseMacs.toLocaleString('en-US')} MACs, never lower than without exits)`,
     table(['threshold', 'accuracy', 'avg MACs', 'saved', 'exits per head'], rows),
   ].join('\n');
 }
@@ -109,7 +93,7 @@ export function deltaStreamReport(model: tfl.LayersModel, set: ImageSet, index: 
 export function int8EarlyExitReport(result: Int8EvalResult, threshold: number | string): string {
   const e = result.earlyExit!;
   return [
-    `int8 early exit (max softmax >= ${threshold}, decided from int8 logits): accuracy ${e.accuracy.toFixed(4)}`,
+    `int8 early exit (max softmax >= ${threshold}, decided from int8 logits): accuracy ${e.accuracy.toFixed(4)} (${((e.accuracy - result.accuracy) * 100).toFixed(2)} pp vs no exits)`,
     `  answered by ${e.exitRates.map((r, i) => `exit${i + 1} ${pct(r)}`).join(', ')}, final ${pct(1 - e.exitRates.reduce((a, b) => a + b, 0))}`,
     `  MACs executed: ${Math.round(e.avgMacs).toLocaleString('en-US')} of ${Math.round(result.fullMacs).toLocaleString('en-US')} per image (${pct(e.saved)} saved)`,
   ].join('\n');

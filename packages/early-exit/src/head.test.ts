@@ -42,6 +42,50 @@ function reference(x: ArrayLike<number>, [b, p, c]: number[], kernel: ArrayLike<
   return out;
 }
 
+/**
+ * Float64 reference of the grid heads: x is [B, H, W, C] flat; per region of a g x g grid
+ * (row-major), 'mix' a*max + (1-a)*mean or 'concat' [mean, max]; then dense.
+ */
+function gridReference(
+  x: ArrayLike<number>,
+  [b, h, w, c]: number[],
+  g: number,
+  pooling: 'mix' | 'concat',
+  a: number,
+  kernel: ArrayLike<number>,
+  bias: ArrayLike<number>,
+): Float64Array {
+  const k = bias.length;
+  const rh = h! / g;
+  const rw = w! / g;
+  const out = new Float64Array(b! * k);
+  for (let n = 0; n < b!; n++) {
+    const feats: number[] = [];
+    for (let gy = 0; gy < g; gy++) {
+      for (let gx = 0; gx < g; gx++) {
+        const mean: number[] = [];
+        const mx: number[] = [];
+        for (let ch = 0; ch < c!; ch++) {
+          let m = -Infinity;
+          let s = 0;
+          for (let i = 0; i < rh; i++) {
+            for (let j = 0; j < rw; j++) {
+              const v = x[((n * h! + gy * rh + i) * w! + gx * rw + j) * c! + ch]!;
+              m = Math.max(m, v);
+              s += v / (rh * rw);
+            }
+          }
+          mean.push(s);
+          mx.push(m);
+        }
+        feats.push(...(pooling === 'concat' ? [...mean, ...mx] : mean.map((v, ch) => a * mx[ch]! + (1 - a) * v)));
+      }
+    }
+    for (let j = 0; j < k; j++) out[n * k + j] = feats.reduce((s, f, i) => s + f * kernel[i * k + j]!, bias[j]!);
+  }
+  return out;
+}
+
 const B = 2;
 const SHAPE = [3, 3, 4]; // H, W, C
 const K = 5;
@@ -70,6 +114,41 @@ describe.each(BACKENDS)('EarlyExitHead on %s', (backend) => {
     const flat = builtHead('mix', [4]);
     const y = tf.tidy(() => (flat.apply(tensorFrom(X.slice(0, 8), [B, 4])) as tf.Tensor).dataSync());
     expect(maxRelError(y, reference(X.slice(0, 8), [B, 1, 4], KERNEL, BIAS, 0.5))).toBeLessThan(1e-5);
+  });
+
+  it('grid pooling (g x g regions) with mix or concat equals the float64 reference', async () => {
+    await useBackend(backend);
+    const shape = [4, 6, 3];
+    const x = randomArray(B * 72, 7);
+    for (const [pooling, g] of [['concat', 2], ['mix', 2], ['concat', 1]] as const) {
+      const head = earlyExitHead({ numClasses: K, pooling, grid: g, name: 'g' });
+      head.apply(tfl.input({ shape }));
+      const features = g * g * 3 * (pooling === 'concat' ? 2 : 1);
+      const kernel = randomArray(features * K, 8, -1, 1);
+      head.setWeights([tensorFrom(kernel, [features, K]), tensorFrom(BIAS, [K]), ...(pooling === 'mix' ? [tf.scalar(MIX_LOGIT)] : [])]);
+      const y = tf.tidy(() => (head.apply(tensorFrom(x, [B, ...shape])) as tf.Tensor).dataSync());
+      expect(maxRelError(y, gridReference(x, [B, ...shape], g, pooling, sigmoid(MIX_LOGIT), kernel, BIAS))).toBeLessThan(1e-5);
+      expect(head.params()).toMatchObject({ pooling, grid: g, channels: 3, features, numClasses: K });
+    }
+  });
+
+  it('grid concat: gradients for input, kernel and bias equal finite differences', async () => {
+    await useBackend(backend);
+    const shape = [4, 4, 2];
+    const x = randomArray(B * 32, 9);
+    const kernel = randomArray(16 * K, 10, -1, 1);
+    const head = earlyExitHead({ numClasses: K, pooling: 'concat', grid: 2, name: 'gc' });
+    head.apply(tfl.input({ shape }));
+    head.setWeights([tensorFrom(kernel, [16, K]), tensorFrom(BIAS, [K])]);
+    const r = projection(B * K, 11);
+    const xv = tf.variable(tensorFrom(x, [B, ...shape]));
+    const vars = head.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(head.apply(xv) as tf.Tensor, tensorFrom(r, [B, K]))) as tf.Scalar, [xv, ...vars]);
+    const got = [xv, ...vars].map((v) => grads[v.name]!.dataSync());
+    const f = (p: Float64Array[]) => dot(gridReference(p[0]!, [B, ...shape], 2, 'concat', 0, p[1]!, p[2]!), r);
+    const fd = finiteDifferences(f, [x, kernel, BIAS]);
+    got.forEach((g, i) => expect(maxRelError(g, fd[i]!)).toBeLessThan(1e-4));
+    tf.dispose([xv, ...Object.values(grads)]);
   });
 
   it('gradients for input, kernel, bias and mix equal finite differences', async () => {
@@ -133,7 +212,8 @@ describe('EarlyExitHead configuration and counting', () => {
     const bad: Array<[object, string]> = [
       [{ numClasses: 0 }, "EarlyExitHead 'h1': numClasses: expected an integer > 0, got 0"],
       [{ numClasses: 2.5 }, "EarlyExitHead 'h1': numClasses: expected an integer > 0, got 2.5"],
-      [{ numClasses: 3, pooling: 'sum' }, `EarlyExitHead 'h1': pooling: expected one of 'mix', 'avg', 'max', got "sum"`],
+      [{ numClasses: 3, pooling: 'sum' }, `EarlyExitHead 'h1': pooling: expected one of 'mix', 'avg', 'max', 'concat', got "sum"`],
+      [{ numClasses: 3, grid: 0 }, "EarlyExitHead 'h1': grid: expected an integer > 0, got 0"],
       [{ numClasses: 3, mixInit: 1 }, "EarlyExitHead 'h1': mixInit: expected a number in (0, 1), got 1"],
     ];
     for (const [args, message] of bad) {
@@ -149,6 +229,24 @@ describe('EarlyExitHead configuration and counting', () => {
     expect(() => head.apply(tfl.input({ shape: [2, 2, 2, 2, 3] }))).toThrow(
       `EarlyExitHead 'h1': input: expected [batch, ...spatial, channels] of rank 2 to 5 with known channels, got "rank 6 (shape [?, 2, 2, 2, 2, 3])"`,
     );
+  });
+
+  it('a grid that does not divide H and W is a ShapeError; grid heads save and load', async () => {
+    await useBackend('cpu');
+    const head = earlyExitHead({ name: 'h2', numClasses: 3, grid: 2 });
+    expect(() => head.apply(tfl.input({ shape: [5, 4, 2] }))).toThrow(ShapeError);
+    expect(() => earlyExitHead({ name: 'h2', numClasses: 3, grid: 2 }).apply(tfl.input({ shape: [5, 4, 2] }))).toThrow(
+      `EarlyExitHead 'h2': input: expected [batch, H, W, channels] with H and W divisible by grid 2, got "shape [?, 5, 4, 2]"`,
+    );
+    const input = tfl.input({ shape: [4, 4, 3] });
+    const model = tfl.model({ inputs: input, outputs: earlyExitHead({ numClasses: K, name: 'h', pooling: 'concat', grid: 2, seed: 4 }).apply(input) as tfl.SymbolicTensor });
+    const loaded = await roundTrip(model);
+    const x = tensorFrom(randomArray(B * 48, 12), [B, 4, 4, 3]);
+    const [a, b] = predictBoth(model, loaded, x);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect((loaded.getLayer('h') as EarlyExitHead).params()).toMatchObject({ pooling: 'concat', grid: 2, channels: 3, features: 24 });
+    expect(countModel(model).layers.find((l) => l.name === 'h')).toMatchObject({ macs: 24 * K });
+    x.dispose();
   });
 
   it('counts channels*numClasses MACs and registers under the tinyblocks prefix', async () => {

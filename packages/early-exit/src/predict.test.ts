@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, countModel } from '@tinyblocks/core';
 import { BACKENDS, maxRelError, randomArray, tensorFrom, useBackend } from '@tinyblocks/testkit';
 import { describe, expect, it } from 'vitest';
-import { earlyExitHead, earlyExitPredict, maxProbability, sweepThresholds } from './index.js';
+import { applyThresholds, concatHeadProbabilities, earlyExitHead, earlyExitPredict, headProbabilities, maxProbability, sweepThresholds, tuneThresholds } from './index.js';
 
 const N = 24;
 const glorot = (seed: number) => tfl.initializers.glorotUniform({ seed });
@@ -170,6 +170,52 @@ describe('earlyExitPredict default heads', () => {
     const res = earlyExitPredict(single, x, { rule: 'confidence', threshold: 0 });
     expect(res.heads).toEqual(['final']);
     expect(res.exitHistogram).toEqual([4]);
+    x.dispose();
+  });
+});
+
+describe('tuneThresholds', () => {
+  it('picks the per-head thresholds with the fewest MACs within maxLoss, as a brute force over model.predict finds', async () => {
+    await useBackend('cpu');
+    const model = multiExitModel();
+    const x = tensorFrom(randomArray(N * 72, 6), [N, 6, 6, 2]);
+    const ref = allExits(model, x);
+    // labels: the final head's answer for 2 of 3 samples, another class for the rest
+    const labels = ref[2]!.map((p, i) => (i % 3 === 2 ? (argMax(p) + 1) % 3 : argMax(p)));
+    const candidates = [0.4, 0.5, 0.6, 0.8, Infinity];
+    const exitMacs = sweepThresholds(model, x, labels, [], 'confidence').exitMacs;
+    const replayed = (t: number[]) => {
+      let correct = 0;
+      let macs = 0;
+      for (let i = 0; i < N; i++) {
+        const h = maxProbability(ref[0]![i]!) >= t[0]! ? 0 : maxProbability(ref[1]![i]!) >= t[1]! ? 1 : 2;
+        correct += argMax(ref[h]![i]!) === labels[i] ? 1 : 0;
+        macs += exitMacs[h]!;
+      }
+      return { accuracy: correct / N, averageMacs: macs / N };
+    };
+    const base = replayed([Infinity, Infinity]).accuracy;
+    // computed in two chunks and joined: the same as one run
+    const [a, b] = [tf.slice(x, 0, 10), tf.slice(x, 10)];
+    const probs = concatHeadProbabilities([headProbabilities(model, a, labels.slice(0, 10)), headProbabilities(model, b, labels.slice(10))]);
+    expect(probs.labels).toEqual(labels);
+    tf.dispose([a, b]);
+    for (const maxLoss of [0, 0.05, 0.2]) {
+      let best = { t: [Infinity, Infinity], ...replayed([Infinity, Infinity]) };
+      for (const a of candidates) for (const b of candidates) {
+        const r = replayed([a, b]);
+        if (r.accuracy >= base - maxLoss - 1e-12 && r.averageMacs < best.averageMacs) best = { t: [a, b], ...r };
+      }
+      const got = tuneThresholds(probs, { maxLoss, candidates });
+      expect(got.baselineAccuracy).toBeCloseTo(base, 12);
+      expect(got.averageMacs).toBeCloseTo(best.averageMacs, 9);
+      expect(got.accuracy).toBeGreaterThanOrEqual(base - maxLoss - 1e-12);
+      expect(replayed(got.thresholds).averageMacs).toBeCloseTo(got.averageMacs, 9);
+      expect(applyThresholds(probs, got.thresholds)).toEqual({ accuracy: got.accuracy, averageMacs: got.averageMacs, exitHistogram: got.exitHistogram });
+      expect(got.exitHistogram.reduce((a, b) => a + b, 0)).toBe(N);
+    }
+    expect(tuneThresholds(probs, { maxLoss: 0.2, candidates }).averageMacs).toBeLessThan(tuneThresholds(probs, { maxLoss: 0, candidates }).averageMacs);
+    expect(() => tuneThresholds(probs, { maxLoss: -1 })).toThrow('tuneThresholds: maxLoss: expected an accuracy loss in [0, 1), got -1');
     x.dispose();
   });
 });

@@ -207,6 +207,60 @@ export interface SweepResult extends ExitCosts {
   headAccuracy: number[];
 }
 
+/** Every head's softmax rows for a set of samples, with their labels and the exit costs. */
+export interface HeadProbabilities extends ExitCosts {
+  /** Per head: softmax rows [n, classes] flat. */
+  probabilities: Float32Array[];
+  classes: number;
+  labels: number[];
+}
+
+/** Runs the whole graph once on x and keeps every head's softmax rows (plain arrays). */
+export function headProbabilities(model: LayersModel, x: tf.Tensor | tf.Tensor[], labels: Labels, options: { heads?: string[] } = {}): HeadProbabilities {
+  const plan = makePlan(model, options.heads);
+  const perHead = tf.tidy(() => {
+    const values = runGraph(plan.graph, x);
+    return plan.headNodes.map((n, i) => probabilities(plan, i, values.get(n.outputs[0]!)!));
+  });
+  return { probabilities: perHead.map((h) => h.p), classes: perHead[0]!.k, labels: Array.from(labelIndices(labels)), ...costs(plan) };
+}
+
+/** Joins the head probabilities of several chunks of samples (same model and heads). */
+export function concatHeadProbabilities(parts: HeadProbabilities[]): HeadProbabilities {
+  if (parts.length === 0) throw new ConfigError({ op: 'concatHeadProbabilities' }, 'parts', 'at least one chunk', 0);
+  const first = parts[0]!;
+  const probabilities = first.probabilities.map((_, h) => {
+    const out = new Float32Array(parts.reduce((n, p) => n + p.probabilities[h]!.length, 0));
+    let o = 0;
+    for (const p of parts) [out.set(p.probabilities[h]!, o), (o += p.probabilities[h]!.length)];
+    return out;
+  });
+  return { ...first, probabilities, labels: parts.flatMap((p) => p.labels) };
+}
+
+/** Replays the exit decisions: each sample leaves at the first head h with exits(h, probabilities). */
+function replay(o: HeadProbabilities, exits: (h: number, row: Float32Array) => boolean): Omit<SweepPoint, 'threshold'> {
+  const heads = o.probabilities.length;
+  const k = o.classes;
+  const last = heads - 1;
+  const exitHistogram = new Array<number>(heads).fill(0);
+  let correct = 0;
+  let macs = 0;
+  for (let s = 0; s < o.labels.length; s++) {
+    let h = 0;
+    while (h < last && !exits(h, o.probabilities[h]!.subarray(s * k, (s + 1) * k))) h++;
+    exitHistogram[h]!++;
+    macs += o.exitMacs[h]!;
+    if (argMax(o.probabilities[h]!.subarray(s * k, (s + 1) * k)) === o.labels[s]) correct++;
+  }
+  return { accuracy: correct / o.labels.length, averageMacs: macs / o.labels.length, exitHistogram };
+}
+
+function costs(plan: Plan): ExitCosts {
+  const { heads, exitMacs, worstCaseMacs, baselineMacs, fullModelMacs } = plan;
+  return { heads, exitMacs, worstCaseMacs, baselineMacs, fullModelMacs };
+}
+
 /**
  * Accuracy vs average MACs for each threshold. Runs the whole graph once and replays the exit
  * decisions (same answers and MACs as earlyExitPredict, which a test checks).
@@ -221,33 +275,63 @@ export function sweepThresholds(
 ): SweepResult {
   exitRule({ rule, threshold: 0 }); // validates the rule name even for an empty sweep
   const rules: ExitRule[] = thresholds.map((threshold) => exitRule({ rule, threshold }));
-  const plan = makePlan(model, options.heads);
-  const y = labelIndices(labels);
-  const perHead = tf.tidy(() => {
-    const values = runGraph(plan.graph, x);
-    return plan.headNodes.map((n, i) => probabilities(plan, i, values.get(n.outputs[0]!)!));
-  });
-  const n = y.length;
-  const rowOf = (h: number, s: number) => perHead[h]!.p.subarray(s * perHead[h]!.k, (s + 1) * perHead[h]!.k);
-  const last = perHead.length - 1;
-  const points = rules.map((decide) => {
-    const exitHistogram = perHead.map(() => 0);
-    let correct = 0;
-    let macs = 0;
-    for (let s = 0; s < n; s++) {
-      let h = 0;
-      while (h < last && !decide(rowOf(h, s))) h++;
-      exitHistogram[h]!++;
-      macs += plan.exitMacs[h]!;
-      if (argMax(rowOf(h, s)) === y[s]) correct++;
-    }
-    return { threshold: decide.threshold, accuracy: correct / n, averageMacs: macs / n, exitHistogram };
-  });
-  const headAccuracy = perHead.map((_, h) => {
-    let c = 0;
-    for (let s = 0; s < n; s++) if (argMax(rowOf(h, s)) === y[s]) c++;
-    return c / n;
-  });
-  const { heads, exitMacs, worstCaseMacs, baselineMacs, fullModelMacs } = plan;
-  return { rule, points, headAccuracy, heads, exitMacs, worstCaseMacs, baselineMacs, fullModelMacs };
+  const o = headProbabilities(model, x, labels, options);
+  const points = rules.map((decide) => ({ threshold: decide.threshold, ...replay(o, (_, row) => decide(row)) }));
+  const headAccuracy = o.probabilities.map((_, h) => replay(o, (g) => g === h).accuracy);
+  const { probabilities: _p, classes: _c, labels: _l, ...exitCosts } = o;
+  return { rule, points, headAccuracy, ...exitCosts };
+}
+
+/** Accuracy, average MACs and exits per head with one max-softmax threshold per exit head. */
+export function applyThresholds(o: HeadProbabilities, thresholds: number[]): Omit<SweepPoint, 'threshold'> {
+  if (!Array.isArray(thresholds) || thresholds.length !== o.probabilities.length - 1 || thresholds.some((t) => typeof t !== 'number' || Number.isNaN(t))) {
+    throw new ConfigError({ op: 'applyThresholds' }, 'thresholds', `one number per exit head (${o.probabilities.length - 1})`, thresholds);
+  }
+  return replay(o, (h, row) => Math.max(...row) >= thresholds[h]!);
+}
+
+/** The max-softmax thresholds tried per exit head by tuneThresholds (2, above any softmax: the head never answers). */
+export const THRESHOLD_CANDIDATES = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 2];
+
+export interface TunedThresholds extends ExitCosts {
+  /** One max-softmax threshold per exit head (the final classifier takes the rest); above 1: never exits. */
+  thresholds: number[];
+  accuracy: number;
+  averageMacs: number;
+  exitHistogram: number[];
+  /** Accuracy of the final classifier alone (every sample runs the whole model). */
+  baselineAccuracy: number;
+  /** The accuracy floor: baselineAccuracy - maxLoss. */
+  floor: number;
+}
+
+/**
+ * One threshold per exit head (rule: max softmax >= threshold), searched over every combination
+ * of `candidates`: the combination with the fewest average MACs whose accuracy stays within
+ * `maxLoss` of the final classifier's. Tune on held-out data (headProbabilities of its chunks,
+ * joined), not on the test set.
+ */
+export function tuneThresholds(o: HeadProbabilities, options: { maxLoss: number; candidates?: number[] }): TunedThresholds {
+  const where = { op: 'tuneThresholds' };
+  if (typeof options.maxLoss !== 'number' || !(options.maxLoss >= 0 && options.maxLoss < 1)) {
+    throw new ConfigError(where, 'maxLoss', 'an accuracy loss in [0, 1)', options.maxLoss);
+  }
+  const candidates = options.candidates ?? THRESHOLD_CANDIDATES;
+  if (!Array.isArray(candidates) || candidates.length === 0 || candidates.some((c) => typeof c !== 'number' || !(c > 0))) {
+    throw new ConfigError(where, 'candidates', 'a non-empty array of thresholds > 0', candidates);
+  }
+  const exits = o.probabilities.length - 1;
+  const combos = candidates.length ** exits;
+  if (combos > 1e5) throw new ConfigError(where, 'candidates', `at most 100,000 combinations (${exits} exit heads)`, combos);
+  const never = replay(o, () => false);
+  const floor = never.accuracy - options.maxLoss;
+  let best = { thresholds: new Array<number>(exits).fill(2), ...never };
+  const t = new Array<number>(exits).fill(0);
+  for (let k = 0; k < combos; k++) {
+    for (let h = 0, r = k; h < exits; h++, r = Math.floor(r / candidates.length)) t[h] = candidates[r % candidates.length]!;
+    const point = applyThresholds(o, t);
+    if (point.accuracy >= floor - 1e-12 && point.averageMacs < best.averageMacs) best = { thresholds: [...t], ...point };
+  }
+  const { probabilities: _p, classes: _c, labels: _l, ...exitCosts } = o;
+  return { ...best, baselineAccuracy: never.accuracy, floor, ...exitCosts };
 }

@@ -3,6 +3,7 @@
 
 #include "tb_dsp.h"
 #include "tb_fixed_point.h"
+#include "tb_mve.h"
 
 void tb_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_conv2d_params *p) {
   const int32_t in_c = p->in_c;
@@ -35,7 +36,7 @@ void tb_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_conv2d_params
   }
 }
 
-#if TB_DSP
+#if TB_DSP && !TB_MVE
 /*
  * im2col of one output pixel into col[K] (K = kernel_h * kernel_w * in_c, OHWI tap order):
  * int16 values in[...] + in_offset, 0 for padding taps (so they add nothing, as skipped taps).
@@ -253,8 +254,184 @@ static void tb_conv2d_s8_dsp(const int8_t *in, int8_t *out, const tb_conv2d_para
 }
 #endif
 
+#if TB_MVE
+/*
+ * MVE: im2col of 4 output pixels into raw int8 columns (col + q * kp, kp = K rounded up to 16;
+ * padding taps = in_zp: with the bias term below they add w * (in_zp + off) = 0). Per output
+ * channel, 16 taps a step: one weight vector, four column vectors, VMLADAVA into four accumulators
+ * (VMLADAV writes even registers only: four plus the weight sum of VADDVA fit), the last K % 16
+ * taps with the weights loaded predicated (0 past K, so the columns' bytes there add nothing);
+ * acc = sum w * x + (bias + off * sum w) modulo 2^32; the 4 pixels requantised as one vector
+ * (tb_mve_requant_n) and stored by a byte scatter (stride out_c).
+ */
+#define TB_CONV2D_MVE_KP ((TB_CONV2D_FAST_MAX_K + 15) & ~15)
+
+/* Window geometry shared by the pixels: gather offsets of the taps when K <= 16 and they fit 8 bits. */
+typedef struct {
+  int32_t row;    /* kernel_w * in_c: bytes of a kernel row */
+  int32_t x_row;  /* in_w * in_c */
+  int gather;     /* windows inside the input: one 16-lane byte gather */
+  uint8x16_t offsets;
+} tb_conv2d_mve_geo;
+
+/* Pixel (oy, ox)'s taps in OHWI order into col[0, K). */
+static void tb_conv2d_mve_im2col(const int8_t *in, int8_t *col, const tb_conv2d_params *p, const tb_conv2d_mve_geo *g, int32_t oy, int32_t ox) {
+  const int32_t in_c = p->in_c;
+  const int32_t kw = p->kernel_w;
+  const int32_t row = g->row;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top;
+  const int32_t ix0 = ox * p->stride_w - p->pad_left;
+  const int8_t zp = (int8_t)p->in_zp;
+  int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+  int32_t kx1 = kw < p->in_w - ix0 ? kw : p->in_w - ix0;
+  int32_t ky;
+  if (iy0 >= 0 && iy0 + p->kernel_h <= p->in_h && kx0 == 0 && kx1 == kw) {
+    /* the window inside the input */
+    const int8_t *x = in + (iy0 * p->in_w + ix0) * in_c;
+    if (g->gather) {
+      vst1q_s8(col, vldrbq_gather_offset_s8(x, g->offsets));
+      return;
+    }
+    for (ky = 0; ky < p->kernel_h; ky++, col += row, x += g->x_row) tb_mve_copy(col, x, row);
+    return;
+  }
+  if (kx0 > kw) kx0 = kw;
+  if (kx1 < kx0) kx1 = kx0;
+  for (ky = 0; ky < p->kernel_h; ky++, col += row) {
+    const int32_t iy = iy0 + ky;
+    if (iy < 0 || iy >= p->in_h) {
+      tb_mve_fill(col, zp, row);
+      continue;
+    }
+    if (kx0 > 0) tb_mve_fill(col, zp, kx0 * in_c);
+    tb_mve_copy(col + kx0 * in_c, in + (iy * p->in_w + ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
+    if (kx1 < kw) tb_mve_fill(col + kx1 * in_c, zp, (kw - kx1) * in_c);
+  }
+}
+
+/* 16 taps of the 4 pixels: wv the weights. */
+#define TB_CONV2D_MVE_STEP(wv_)                 \
+  do {                                          \
+    const int8x16_t wv = (wv_);                 \
+    sw = vaddvaq_s8(sw, wv);                    \
+    a0 = vmladavaq_s8(a0, wv, vld1q_s8(x0));    \
+    a1 = vmladavaq_s8(a1, wv, vld1q_s8(x1));    \
+    a2 = vmladavaq_s8(a2, wv, vld1q_s8(x2));    \
+    a3 = vmladavaq_s8(a3, wv, vld1q_s8(x3));    \
+  } while (0)
+
+/*
+ * All output channels of np (1..4) pixels, columns col + q * kp (missing pixels: column 0 again,
+ * not stored). FULL: np == 4 (unpredicated stores).
+ */
+static inline __attribute__((always_inline)) void tb_conv2d_mve_mm4(const int8_t *col, int32_t kp, int32_t np, int8_t *out, int32_t K, const tb_conv2d_params *p, int full) {
+  const int32_t out_c = p->out_c;
+  const int32_t off = -p->in_zp;
+  const int32_t zp = p->out_zp;
+  const int32x4_t act_min = vdupq_n_s32(p->act_min);
+  const int32x4_t act_max = vdupq_n_s32(p->act_max);
+  const uint32x4_t scatter = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_c);
+  const mve_pred16_t store = vctp32q((uint32_t)np);
+  const int32_t n16 = K >> 4;
+  const int32_t tail = K & 15;
+  const mve_pred16_t tail_pr = vctp8q((uint32_t)(K <= 16 ? K : tail));
+  const int8_t *c1 = np > 1 ? col + kp : col;
+  const int8_t *c2 = np > 2 ? col + 2 * kp : col;
+  const int8_t *c3 = np > 3 ? col + 3 * kp : col;
+  const int8_t *w = p->weights;
+  const int32_t *bias = p->bias;
+  const int32_t *mult = p->multipliers;
+  const int32_t *shifts = p->shifts;
+  int32_t oc;
+  if (K <= 16) {
+    /* one (predicated) step: the four column vectors stay in registers across the channels */
+    const int8x16_t x0 = vld1q_s8(col), x1 = vld1q_s8(c1), x2 = vld1q_s8(c2), x3 = vld1q_s8(c3);
+    for (oc = 0; oc < out_c; oc++) {
+      const int8x16_t wv = vldrbq_z_s8(w, tail_pr);
+      const int32_t sw = vaddvq_s8(wv);
+      const int32x4_t acc = tb_mve_vec4(vmladavq_s8(wv, x0), vmladavq_s8(wv, x1), vmladavq_s8(wv, x2), vmladavq_s8(wv, x3));
+      const int32_t kb = tb_wrap_s32((uint32_t)bias[oc] + (uint32_t)off * (uint32_t)sw);
+      const int32x4_t r = tb_mve_requant_n(vaddq_n_s32(acc, kb), mult[oc], shifts[oc], zp, act_min, act_max);
+      w += K;
+      if (full) {
+        vstrbq_scatter_offset_s32(out + oc, scatter, r);
+      } else {
+        vstrbq_scatter_offset_p_s32(out + oc, scatter, r, store);
+      }
+    }
+    return;
+  }
+  for (oc = 0; oc < out_c; oc++) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, sw = 0, j;
+    const int8_t *x0 = col, *x1 = c1, *x2 = c2, *x3 = c3;
+    for (j = 0; j < n16; j++) {
+      TB_CONV2D_MVE_STEP(vld1q_s8(w));
+      w += 16;
+      x0 += 16;
+      x1 += 16;
+      x2 += 16;
+      x3 += 16;
+    }
+    if (tail > 0) {
+      TB_CONV2D_MVE_STEP(vldrbq_z_s8(w, tail_pr));
+      w += tail;
+    }
+    {
+      const int32_t kb = tb_wrap_s32((uint32_t)bias[oc] + (uint32_t)off * (uint32_t)sw);
+      const int32x4_t r = tb_mve_requant_n(vaddq_n_s32(tb_mve_vec4(a0, a1, a2, a3), kb), mult[oc], shifts[oc], zp, act_min, act_max);
+      if (full) {
+        vstrbq_scatter_offset_s32(out + oc, scatter, r);
+      } else {
+        vstrbq_scatter_offset_p_s32(out + oc, scatter, r, store);
+      }
+    }
+  }
+}
+#undef TB_CONV2D_MVE_STEP
+
+static void tb_conv2d_s8_mve(const int8_t *in, int8_t *out, const tb_conv2d_params *p) {
+  int8_t col[4 * TB_CONV2D_MVE_KP];
+  uint8_t offsets[16];
+  const int32_t K = p->kernel_h * p->kernel_w * p->in_c;
+  const int32_t kp = (K + 15) & ~(int32_t)15;
+  const int32_t n = p->out_h * p->out_w;
+  const int32_t out_c = p->out_c;
+  tb_conv2d_mve_geo g;
+  int32_t i, q, oy = 0, ox = 0;
+  g.row = p->kernel_w * p->in_c;
+  g.x_row = p->in_w * p->in_c;
+  g.gather = K <= 16 && (p->kernel_h - 1) * g.x_row + g.row <= 256;
+  for (i = 0; i < 16; i++) {
+    /* tap i = (ky, r): ky * x_row + r; lanes past K read the window's first byte (weights 0 there) */
+    offsets[i] = (uint8_t)(g.gather && i < K ? (i / g.row) * g.x_row + i % g.row : 0);
+  }
+  g.offsets = vld1q_u8(offsets);
+  tb_mve_fill(col, 0, 4 * kp); /* the bytes past K: read, multiplied by 0 */
+  for (i = 0; i < n; i += 4) {
+    const int32_t np = n - i < 4 ? n - i : 4;
+    for (q = 0; q < np; q++) {
+      tb_conv2d_mve_im2col(in, col + q * kp, p, &g, oy, ox);
+      if (++ox == p->out_w) {
+        ox = 0;
+        oy++;
+      }
+    }
+    if (np == 4) {
+      tb_conv2d_mve_mm4(col, kp, 4, out + i * out_c, K, p, 1);
+    } else {
+      tb_conv2d_mve_mm4(col, kp, np, out + i * out_c, K, p, 0);
+    }
+  }
+}
+#endif
+
 void tb_conv2d_s8(const int8_t *in, int8_t *out, const tb_conv2d_params *p) {
-#if TB_DSP
+#if TB_MVE
+  if (p->kernel_h * p->kernel_w * p->in_c <= TB_CONV2D_FAST_MAX_K) {
+    tb_conv2d_s8_mve(in, out, p);
+    return;
+  }
+#elif TB_DSP
   if (p->kernel_h * p->kernel_w * p->in_c <= TB_CONV2D_FAST_MAX_K) {
     tb_conv2d_s8_dsp(in, out, p);
     return;

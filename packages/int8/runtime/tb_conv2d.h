@@ -32,17 +32,21 @@ typedef struct {
 
 /*
  * Taps per output (kernel_h * kernel_w * in_c) up to which tb_conv2d_s8 uses the SIMD kernel on
- * DSP targets; it needs 4 * TB_CONV2D_FAST_MAX_K bytes of stack (two int16 im2col columns).
+ * DSP / MVE targets; it needs 4 * TB_CONV2D_FAST_MAX_K bytes of stack (DSP: two int16 im2col
+ * columns; MVE: four int8 columns of TB_CONV2D_FAST_MAX_K rounded up to 16).
  */
 #ifndef TB_CONV2D_FAST_MAX_K
 #define TB_CONV2D_FAST_MAX_K 512
 #endif
 
 /*
- * tb_conv2d_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) and
- * kernel_h * kernel_w * in_c <= TB_CONV2D_FAST_MAX_K, a SIMD kernel (im2col of two output pixels
- * into int16 on the stack, SXTB16 + SMLAD over 2 channels x 2 pixels, an inline-assembly inner
- * loop when the taps per output are even and >= 8 and the code is optimised); otherwise
+ * tb_conv2d_s8: when kernel_h * kernel_w * in_c <= TB_CONV2D_FAST_MAX_K, on targets with integer
+ * MVE (TB_MVE of tb_mve.h: Cortex-M55/M85) an MVE kernel (im2col of four output pixels into int8
+ * on the stack, VMLADAVA over 16 taps x 4 pixels per channel, vector requantisation of the 4
+ * pixels), else on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) a SIMD
+ * kernel (im2col of two output pixels into int16 on the stack, SXTB16 + SMLAD over 2 channels x 2
+ * pixels, an inline-assembly inner loop when the taps per output are even and >= 8 and the code
+ * is optimised); otherwise (and on -Os builds, see TB_FAST_KERNELS in tb_dsp.h)
  * tb_conv2d_s8_portable. Both are bit-exact with each other and with the TypeScript kernel
  * (multipliers must not be INT32_MIN; validate keeps them >= 0).
  */

@@ -3,6 +3,7 @@
 
 #include "tb_dsp.h"
 #include "tb_fixed_point.h"
+#include "tb_mve.h"
 
 void tb_dense_s8_portable(const int8_t *in, int8_t *out, const tb_dense_params *p) {
   const int32_t depth = p->in_features;
@@ -19,7 +20,7 @@ void tb_dense_s8_portable(const int8_t *in, int8_t *out, const tb_dense_params *
   }
 }
 
-#if TB_DSP
+#if TB_DSP && !TB_MVE
 /*
  * Three rows at a time (rows n, n + 1, n + 2 at w, w + depth, w + 2 * depth: one pointer, so no
  * register spills), 8 input bytes per step: each input word -> [x0, x2] / [x1, x3] + in_offset
@@ -133,8 +134,74 @@ static void tb_dense_s8_dsp(const int8_t *in, int8_t *out, const tb_dense_params
 #undef TB_DENSE_STEP4
 #endif
 
+#if TB_MVE
+/*
+ * MVE: three rows at a time, 16 inputs a step: one input vector (raw int8) shared by the rows,
+ * per row one weight vector, VMLADAVA (sum w * x) and VADDVA (sum w): six accumulators in the
+ * even registers VMLADAV needs. acc = sum w * x + (bias + off * sum w) modulo 2^32, as the
+ * portable kernel's wrap32(sum w * (x + off) + bias). The last depth % 16 inputs: predicated loads.
+ */
+#define TB_DENSE_MVE_ROW(a, s, wv, xv) \
+  do {                                 \
+    s = vaddvaq_s8(s, wv);             \
+    a = vmladavaq_s8(a, wv, xv);       \
+  } while (0)
+
+static int8_t tb_dense_mve_out(int32_t a, int32_t s, int32_t n, int32_t off, const tb_dense_params *p) {
+  const int32_t acc = tb_wrap_s32((uint32_t)a + (uint32_t)p->bias[n] + (uint32_t)off * (uint32_t)s);
+  return tb_requant_s(acc, p->multipliers[n], p->shifts[n], p->out_zp, p->act_min - p->out_zp, p->act_max - p->out_zp);
+}
+
+static void tb_dense_s8_mve(const int8_t *in, int8_t *out, const tb_dense_params *p) {
+  const int32_t depth = p->in_features;
+  const int32_t n_out = p->out_features;
+  const int32_t off = -p->in_zp;
+  const int32_t n16 = depth >> 4;
+  const int32_t tail = depth & 15;
+  const mve_pred16_t tail_pr = vctp8q((uint32_t)tail);
+  const int32_t d16 = depth - tail;
+  int32_t n = 0, j;
+  for (; n + 3 <= n_out; n += 3) {
+    const int8_t *w0 = p->weights + n * depth;
+    const int8_t *w1 = w0 + depth;
+    const int8_t *w2 = w1 + depth;
+    const int8_t *x = in;
+    int32_t a0 = 0, a1 = 0, a2 = 0, s0 = 0, s1 = 0, s2 = 0;
+    for (j = 0; j < n16; j++) {
+      const int8x16_t xv = vld1q_s8(x);
+      TB_DENSE_MVE_ROW(a0, s0, vld1q_s8(w0), xv);
+      TB_DENSE_MVE_ROW(a1, s1, vld1q_s8(w1), xv);
+      TB_DENSE_MVE_ROW(a2, s2, vld1q_s8(w2), xv);
+      x += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+    }
+    if (tail > 0) {
+      const int8x16_t xv = vldrbq_z_s8(in + d16, tail_pr);
+      TB_DENSE_MVE_ROW(a0, s0, vldrbq_z_s8(w0, tail_pr), xv);
+      TB_DENSE_MVE_ROW(a1, s1, vldrbq_z_s8(w1, tail_pr), xv);
+      TB_DENSE_MVE_ROW(a2, s2, vldrbq_z_s8(w2, tail_pr), xv);
+    }
+    out[n] = tb_dense_mve_out(a0, s0, n, off, p);
+    out[n + 1] = tb_dense_mve_out(a1, s1, n + 1, off, p);
+    out[n + 2] = tb_dense_mve_out(a2, s2, n + 2, off, p);
+  }
+  for (; n < n_out; n++) {
+    const int8_t *w0 = p->weights + n * depth;
+    int32_t a0 = 0, s0 = 0;
+    for (j = 0; j < n16; j++) TB_DENSE_MVE_ROW(a0, s0, vld1q_s8(w0 + 16 * j), vld1q_s8(in + 16 * j));
+    if (tail > 0) TB_DENSE_MVE_ROW(a0, s0, vldrbq_z_s8(w0 + d16, tail_pr), vldrbq_z_s8(in + d16, tail_pr));
+    out[n] = tb_dense_mve_out(a0, s0, n, off, p);
+  }
+}
+#undef TB_DENSE_MVE_ROW
+#endif
+
 void tb_dense_s8(const int8_t *in, int8_t *out, const tb_dense_params *p) {
-#if TB_DSP
+#if TB_MVE
+  tb_dense_s8_mve(in, out, p);
+#elif TB_DSP
   tb_dense_s8_dsp(in, out, p);
 #else
   tb_dense_s8_portable(in, out, p);

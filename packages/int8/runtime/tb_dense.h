@@ -26,8 +26,10 @@ typedef struct {
 } tb_dense_params;
 
 /*
- * tb_dense_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) a SIMD
- * kernel (SXTB16/SXTAB16 + SMLAD, three units at a time), elsewhere tb_dense_s8_portable. Both are
+ * tb_dense_s8: on targets with integer MVE (TB_MVE of tb_mve.h: Cortex-M55/M85) an MVE kernel
+ * (VMLADAVA / VADDVA over 16 inputs, three units at a time), else on targets with the DSP
+ * extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) a SIMD kernel (SXTB16/SXTAB16 + SMLAD, three
+ * units at a time), elsewhere tb_dense_s8_portable. Both are
  * bit-exact with each other and with the TypeScript kernel (multipliers must not be INT32_MIN;
  * validate keeps them >= 0). No scratch memory.
  */

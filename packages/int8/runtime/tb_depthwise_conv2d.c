@@ -3,6 +3,7 @@
 
 #include "tb_dsp.h"
 #include "tb_fixed_point.h"
+#include "tb_mve.h"
 
 void tb_depthwise_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
   const int32_t ch = p->channels;
@@ -32,7 +33,7 @@ void tb_depthwise_conv2d_s8_portable(const int8_t *in, int8_t *out, const tb_dep
   }
 }
 
-#if TB_DSP
+#if TB_DSP && !TB_MVE
 #if defined(__OPTIMIZE__)
 /*
  * n output pixels whose 3x3 windows lie inside the input (x: the first window's top-left, step:
@@ -233,8 +234,108 @@ static void tb_depthwise_conv2d_s8_dsp(const int8_t *in, int8_t *out, const tb_d
 }
 #endif
 
+#if TB_MVE
+/*
+ * MVE: eight channels at a time. Per in-bounds tap: inputs and weights loaded widened to int16
+ * lanes (VLDRB.S16), the input offset added (x + off in [-255, 255]), VMULLB / VMULLT (int16 x
+ * int16 -> int32 of the even / odd lanes) added into two int32x4 accumulators that start at the
+ * bias (modulo 2^32, as the portable kernel; out-of-bounds taps skipped as there). Even lanes hold
+ * channels c, c+2, c+4, c+6, odd lanes c+1, ..., c+7: bias / multipliers / shifts gathered and
+ * outputs scattered with those offsets. The last channels % 8: predicated loads and stores.
+ */
+/* What the channel groups of every pixel share (copied from the params once: the int8 stores could alias them). */
+typedef struct {
+  int32_t ch, x_row, w_row, zp;
+  int16_t off;
+  const int32_t *bias, *mult, *shifts;
+  int32x4_t act_min, act_max;
+} tb_dw_mve_ctx;
+
+static inline __attribute__((always_inline)) void tb_dw_mve_group(const int8_t *x, const int8_t *w, int8_t *out, int32_t c, int32_t nc, int32_t ny, int32_t nx, const tb_dw_mve_ctx *k) {
+  const int32_t ch = k->ch;
+  const uint32x4_t even = vidupq_n_u32(0u, 2);
+  const uint32x4_t odd = vidupq_n_u32(1u, 2);
+  const int full = nc == 8;
+  const mve_pred16_t pr = vctp16q((uint32_t)nc);
+  const mve_pred16_t pe = vctp32q((uint32_t)(nc + 1) >> 1);
+  const mve_pred16_t po = vctp32q((uint32_t)nc >> 1);
+  const int32_t *bias = k->bias + c;
+  int32x4_t ae = full ? vldrwq_gather_shifted_offset_s32(bias, even) : vldrwq_gather_shifted_offset_z_s32(bias, even, pe);
+  int32x4_t ao = full ? vldrwq_gather_shifted_offset_s32(bias, odd) : vldrwq_gather_shifted_offset_z_s32(bias, odd, po);
+  int32_t ky, kx;
+  for (ky = 0; ky < ny; ky++) {
+    const int8_t *xp = x;
+    const int8_t *wp = w;
+    for (kx = 0; kx < nx; kx++) {
+      const int16x8_t xv = vaddq_n_s16(full ? vldrbq_s16(xp) : vldrbq_z_s16(xp, pr), k->off);
+      const int16x8_t wv = full ? vldrbq_s16(wp) : vldrbq_z_s16(wp, pr);
+      ae = vaddq_s32(ae, vmullbq_int_s16(xv, wv));
+      ao = vaddq_s32(ao, vmulltq_int_s16(xv, wv));
+      xp += ch;
+      wp += ch;
+    }
+    x += k->x_row;
+    w += k->w_row;
+  }
+  {
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32_t *mult = k->mult + c;
+    const int32_t *shifts = k->shifts + c;
+    if (full) {
+      const int32x4_t se = vldrwq_gather_shifted_offset_s32(shifts, even), so = vldrwq_gather_shifted_offset_s32(shifts, odd);
+      vstrbq_scatter_offset_s32(out + c, even, tb_mve_requant(ae, vldrwq_gather_shifted_offset_s32(mult, even), vmaxq_s32(se, zero), vminq_s32(se, zero), k->zp, k->act_min, k->act_max));
+      vstrbq_scatter_offset_s32(out + c, odd, tb_mve_requant(ao, vldrwq_gather_shifted_offset_s32(mult, odd), vmaxq_s32(so, zero), vminq_s32(so, zero), k->zp, k->act_min, k->act_max));
+    } else {
+      const int32x4_t se = vldrwq_gather_shifted_offset_z_s32(shifts, even, pe), so = vldrwq_gather_shifted_offset_z_s32(shifts, odd, po);
+      vstrbq_scatter_offset_p_s32(out + c, even, tb_mve_requant(ae, vldrwq_gather_shifted_offset_z_s32(mult, even, pe), vmaxq_s32(se, zero), vminq_s32(se, zero), k->zp, k->act_min, k->act_max), pe);
+      vstrbq_scatter_offset_p_s32(out + c, odd, tb_mve_requant(ao, vldrwq_gather_shifted_offset_z_s32(mult, odd, po), vmaxq_s32(so, zero), vminq_s32(so, zero), k->zp, k->act_min, k->act_max), po);
+    }
+  }
+}
+
+static void tb_depthwise_conv2d_s8_mve(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
+  const int32_t ch = p->channels;
+  const int32_t c8 = ch & ~(int32_t)7;
+  const int32_t kw = p->kernel_w, kh = p->kernel_h;
+  const int32_t in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w;
+  const int32_t sh = p->stride_h, sw = p->stride_w, pt = p->pad_top, pl = p->pad_left;
+  const int8_t *weights = p->weights;
+  tb_dw_mve_ctx k;
+  int32_t oy, ox, c;
+  k.ch = ch;
+  k.x_row = in_w * ch;
+  k.w_row = kw * ch;
+  k.zp = p->out_zp;
+  k.off = (int16_t)-p->in_zp;
+  k.bias = p->bias;
+  k.mult = p->multipliers;
+  k.shifts = p->shifts;
+  k.act_min = vdupq_n_s32(p->act_min);
+  k.act_max = vdupq_n_s32(p->act_max);
+  for (oy = 0; oy < out_h; oy++) {
+    const int32_t iy0 = oy * sh - pt;
+    const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
+    const int32_t ky1 = kh < in_h - iy0 ? kh : in_h - iy0;
+    const int32_t ny = ky1 > ky0 ? ky1 - ky0 : 0;
+    for (ox = 0; ox < out_w; ox++) {
+      const int32_t ix0 = ox * sw - pl;
+      const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+      const int32_t kx1 = kw < in_w - ix0 ? kw : in_w - ix0;
+      const int32_t nx = kx1 > kx0 ? kx1 - kx0 : 0;
+      const int8_t *x = in + ((iy0 + ky0) * in_w + ix0 + kx0) * ch;
+      const int8_t *w = weights + (ky0 * kw + kx0) * ch;
+      for (c = 0; c < c8; c += 8) tb_dw_mve_group(x + c, w + c, out, c, 8, ny, nx, &k);
+      if (c < ch) tb_dw_mve_group(x + c, w + c, out, c, ch - c, ny, nx, &k);
+      out += ch;
+    }
+  }
+}
+#endif
+
 void tb_depthwise_conv2d_s8(const int8_t *in, int8_t *out, const tb_depthwise_conv2d_params *p) {
-#if TB_DSP
+#if TB_MVE
+  tb_depthwise_conv2d_s8_mve(in, out, p);
+#elif TB_DSP
   tb_depthwise_conv2d_s8_dsp(in, out, p);
 #else
   tb_depthwise_conv2d_s8_portable(in, out, p);

@@ -31,8 +31,10 @@ typedef struct {
 } tb_depthwise_conv2d_params;
 
 /*
- * tb_depthwise_conv2d_s8: on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/
- * M55) a SIMD kernel (four channels per word, SXTB16 + SMLABB/SMLATT; for 3x3 kernels, when
+ * tb_depthwise_conv2d_s8: on targets with integer MVE (TB_MVE of tb_mve.h: Cortex-M55/M85) an MVE
+ * kernel (eight channels per step, int16 lanes, VMULLB / VMULLT into int32, vector
+ * requantisation), else on targets with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) a
+ * SIMD kernel (four channels per word, SXTB16 + SMLABB/SMLATT; for 3x3 kernels, when
  * optimised, runs of windows inside the input in inline assembly), elsewhere
  * tb_depthwise_conv2d_s8_portable. Both are bit-exact with each other and with the TypeScript
  * kernel (multipliers must not be INT32_MIN; validate keeps them >= 0). No scratch memory.

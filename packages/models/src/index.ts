@@ -1,9 +1,10 @@
 export { buildReference, type ModelInfo, type OutputRole, type ReferenceOptions } from './reference.js';
 export { ARCHITECTURES, buildArchitecture, type Architecture } from './architectures.js';
 export { imageBatch, makeBatch, disposeBatch, range, IMAGE_SIZE, type Batch, type ImageSet } from './data.js';
+export { retrainExits, tuneExitThresholds, exitProbabilities, holdOut, type ExitHeadSpec, type RetrainExitsOptions, type RetrainExitsResult } from './exits.js';
 export { trainModel, compositeLoss, type TrainOptions, type TrainProgress, type TrainSummary } from './train.js';
 export { evaluate, type EvalResult, type HeadAccuracy } from './evaluate.js';
-export { modelInfo, infoMetadata } from './info.js';
+export { modelInfo, infoMetadata, defaultExitThreshold } from './info.js';
 export { shippedModelDir } from './shipped.js';
 export { calibrateConceptInterventions } from './concepts.js';
 export {

@@ -19,3 +19,11 @@ export function modelInfo(model: tfl.LayersModel): ModelInfo {
 export function infoMetadata(info: ModelInfo, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { tinyblocks: info, ...extra };
 }
+
+/**
+ * The exit thresholds int8 export uses unless told otherwise: the model's tuned ones
+ * (`tinyblocks retrain-exits`), else 0.99 for every head.
+ */
+export function defaultExitThreshold(info: ModelInfo): number | number[] {
+  return info.exitThresholds ?? 0.99;
+}

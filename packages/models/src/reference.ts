@@ -3,10 +3,12 @@
  *
  *   image 28x28x1
  *   conv1  3x3, 16            -> EvoNorm B0                      28x28x16
- *   conv2  3x3 stride 2, 32   -> CRReLU                          14x14x32  -> exit1 (early-exit head)
+ *   conv2  3x3 stride 2, 32   -> CRReLU                          14x14x32  -> exit1 (early-exit head:
+ *                                                                            [avg, max] of each 7x7 quadrant)
  *   conv3  1x1, 64            -> EvoNorm S0 (8 groups)           14x14x64
  *   dw4    3x3 depthwise      -> PolyReLU                        14x14x64
- *   dw5    3x3 depthwise s2, conv5 1x1 64 -> CRReLU               7x7x64   -> exit2 (early-exit head)
+ *   dw5    3x3 depthwise s2, conv5 1x1 64 -> CRReLU               7x7x64   -> exit2 (early-exit head:
+ *                                                                            global [avg, max])
  *   pool6  2x2 avg, flatten   -> Delta (batch axis = frames)     1024
  *   fc7    dense 128          -> PolyNorm                        128
  *   cbm    concept bottleneck: 8 class-level concepts; the head reads their logits -> 10 logits
@@ -34,6 +36,8 @@ export interface ModelInfo {
   numClasses: number;
   outputRoles: OutputRole[];
   conceptNames?: string[];
+  /** One max-softmax threshold per exit head, tuned by `tinyblocks retrain-exits` (default for export). */
+  exitThresholds?: number[];
 }
 
 export interface ReferenceOptions {
@@ -62,7 +66,7 @@ export function buildReference(options: ReferenceOptions = {}): { model: tfl.Lay
   x = apply(evoNormB0Layer({ name: 'norm1' }), x);
   x = apply(conv('conv2', ch(32), 3, 2), x);
   x = apply(crreluLayer({ name: 'act2' }), x);
-  const exit1 = apply(earlyExitHead({ name: 'exit1', numClasses: 10, seed: ownSeed(1) }), x);
+  const exit1 = apply(earlyExitHead({ name: 'exit1', numClasses: 10, pooling: 'concat', grid: 2, seed: ownSeed(1) }), x);
   x = apply(conv('conv3', ch(64), 1, 1, false), x);
   x = apply(evoNormS0Layer({ name: 'norm3', groups: 8 }), x);
   x = apply(dw('dw4', 1), x);
@@ -70,7 +74,7 @@ export function buildReference(options: ReferenceOptions = {}): { model: tfl.Lay
   x = apply(dw('dw5', 2), x);
   x = apply(conv('conv5', ch(64), 1), x);
   x = apply(crreluLayer({ name: 'act5' }), x);
-  const exit2 = apply(earlyExitHead({ name: 'exit2', numClasses: 10, seed: ownSeed(2) }), x);
+  const exit2 = apply(earlyExitHead({ name: 'exit2', numClasses: 10, pooling: 'concat', seed: ownSeed(2) }), x);
   x = apply(tfl.layers.averagePooling2d({ name: 'pool6', poolSize: 2, strides: 2, padding: 'same' }), x);
   x = apply(tfl.layers.flatten({ name: 'flat6' }), x);
   x = apply(deltaLayer({ name: 'delta6', timeAxis: 0, clipLength: options.clipLength ?? 16, spRate: 1e-4, thresholdInit: 0.05 }), x);

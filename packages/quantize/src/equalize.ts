@@ -4,7 +4,7 @@
  *
  * Pattern: P (Conv2D / Dense) -> A (an elementwise activation: ReLU, linear, CRReLU) -> consumers
  * that are linear per input channel (Conv2D, Dense on a [B, C] tensor, EarlyExitHead: max and
- * mean pooling are positively homogeneous). For an outlier channel c of A's output (max |value|
+ * mean pooling, per region of its grid, are positively homogeneous). For an outlier channel c of A's output (max |value|
  * over the calibration set > `factor` x the median channel's), P's output channel c is divided
  * by s_c = max|A_c| / median and every consumer's input channel c is multiplied by s_c.
  *
@@ -111,12 +111,16 @@ function median(values: Float64Array): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Scales channel `index` along `axis` of a weight by f (returns a new tensor). */
-function scaleChannels(w: tf.Tensor, axis: number, scales: Record<number, number>, invert: boolean): tf.Tensor {
+/**
+ * Scales channel i along `axis` of a weight by scales[i] (or 1 / scales[i]); with `period` P, index
+ * i is channel i mod P (an early-exit head's kernel rows repeat the channels per region and part).
+ * Returns a new tensor.
+ */
+function scaleChannels(w: tf.Tensor, axis: number, scales: Record<number, number>, invert: boolean, period?: number): tf.Tensor {
   return tf.tidy(() => {
     const n = w.shape[axis]!;
     const f = Float32Array.from({ length: n }, (_, i) => {
-      const s = scales[i] ?? 1;
+      const s = scales[period ? i % period : i] ?? 1;
       return invert ? 1 / s : s;
     });
     const shape = w.shape.map((_, i) => (i === axis ? n : 1));
@@ -124,12 +128,12 @@ function scaleChannels(w: tf.Tensor, axis: number, scales: Record<number, number
   });
 }
 
-/** Kernel weight and its input-channel axis for a consumer layer. */
-function kernelOf(layer: Layer): { index: number; inAxis: number } {
+/** Kernel weight, its input-channel axis and (early-exit heads) the channel period of its rows. */
+function kernelOf(layer: Layer, channels: number): { index: number; inAxis: number; period?: number } {
   const names = layer.weights.map((w) => w.originalName.split('/').pop()!);
   const index = names.indexOf('kernel');
   const cls = layer.getClassName();
-  return { index, inAxis: cls === 'Conv2D' ? 2 : 0 };
+  return { index, inAxis: cls === 'Conv2D' ? 2 : 0, ...(cls === 'EarlyExitHead' ? { period: channels } : {}) };
 }
 
 /**
@@ -168,9 +172,9 @@ export function equalizeOutlierChannels(model: tfl.LayersModel, batches: Iterabl
       tf.dispose(scaled);
       for (const consumer of c.consumers) {
         keep(consumer.layer);
-        const { index, inAxis } = kernelOf(consumer.layer);
+        const { index, inAxis, period } = kernelOf(consumer.layer, m.length);
         const weights = consumer.layer.getWeights();
-        const kernel = scaleChannels(weights[index]!, inAxis, scales, false);
+        const kernel = scaleChannels(weights[index]!, inAxis, scales, false, period);
         consumer.layer.setWeights(weights.map((w, i) => (i === index ? kernel : w)));
         kernel.dispose();
       }

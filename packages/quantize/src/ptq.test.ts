@@ -57,7 +57,7 @@ function compareOutputs(model: tfl.LayersModel, graph: Int8Graph, x: tf.Tensor):
   return worst;
 }
 
-/** Every block once: conv -> EvoNorm B0 -> conv s2 -> CRReLU -> exit1; conv 1x1 -> EvoNorm S0 -> dw -> PolyReLU -> exit2;
+/** Every block once: conv -> EvoNorm B0 -> conv s2 -> CRReLU -> exit1 (2x2 grid, [avg, max]); conv 1x1 -> EvoNorm S0 -> dw -> PolyReLU -> exit2;
  * pool -> flatten -> Delta -> dense -> PolyNorm -> concept bottleneck. */
 function allBlocksModel(): tfl.LayersModel {
   const apply = (l: { apply: (x: tfl.SymbolicTensor) => unknown }, x: tfl.SymbolicTensor) => l.apply(x) as tfl.SymbolicTensor;
@@ -66,7 +66,7 @@ function allBlocksModel(): tfl.LayersModel {
   x = apply(evoNormB0Layer({}), x);
   x = apply(tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same' }), x);
   x = apply(crreluLayer({ epsInit: 0.5 }), x);
-  const exit1 = apply(earlyExitHead({ numClasses: 4 }), x);
+  const exit1 = apply(earlyExitHead({ numClasses: 4, pooling: 'concat', grid: 2 }), x);
   x = apply(tfl.layers.conv2d({ filters: 16, kernelSize: 1, useBias: false }), x);
   x = apply(evoNormS0Layer({ groups: 4 }), x);
   x = apply(tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }), x);
@@ -139,6 +139,9 @@ describe('quantizeModel', () => {
     }
     expect(graph.outputs.map((o) => o.role)).toEqual(['logits', 'exit', 'exit', 'concepts']);
     expect(graph.meta['exitThreshold']).toBe(0.9);
+    const pools = graph.nodes.filter((n) => n.op === 'mix_pool');
+    expect(pools.map((n) => [n['grid'], n['concat']])).toEqual([[2, true], [undefined, undefined]]);
+    expect(graph.tensors[pools[0]!.outputs[0]!]!.shape).toEqual([2 * 2 * 2 * 8]);
     // one threshold per exit head
     const two = quantizeModel(model, calib, { outputRoles: ['logits', 'exit', 'exit', 'concepts'], exitThreshold: [0.5, 0.999] });
     const limits = two.nodes.filter((n) => n.op === 'exit_decision').map((n) => n['limit']);

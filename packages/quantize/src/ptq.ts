@@ -125,25 +125,51 @@ function roles(model: tfl.LayersModel, options: QuantizeOptions): OutputRole[] {
 
 // ---------------------------------------------------------------- calibration
 
+/** What an EarlyExitHead's params() gives (grid and 'concat' since 0.1; absent: 1 and mix pooling). */
+interface HeadParams {
+  pooling?: string;
+  mix: number;
+  grid?: number;
+  channels: number;
+  numClasses: number;
+  kernel: number[];
+  bias: number[];
+}
+
 /** Observed ranges by symbolic tensor name, plus '<layer>/pooled' and '<layer>/z' inner tensors. */
 export type Ranges = Map<string, Observer>;
 
-/** Per-sample, per-channel a*max + (1-a)*mean over the spatial axes of [B, ...spatial, C] data. */
-export function mixPoolFloat(data: Float32Array, shape: number[], a: number): Float32Array {
+/**
+ * The early-exit head's pooling of [B, ...spatial, C] data to [B, features], per sample: per region
+ * of a g x g grid over [B, H, W, C] (g = 1: all positions; row-major), a*max + (1-a)*mean, or
+ * [mean, max] with concat (the order of the head's kernel rows).
+ */
+export function mixPoolFloat(data: Float32Array, shape: number[], a: number, grid = 1, concat = false): Float32Array {
   const b = shape[0]!;
   const c = shape[shape.length - 1]!;
-  const n = data.length / (b * c);
-  const out = new Float32Array(b * c);
+  const [h, w] = grid === 1 ? [1, data.length / (b * c)] : [shape[1]!, shape[2]!];
+  const [rh, rw] = [h / grid, w / grid];
+  const parts = concat ? 2 : 1;
+  const features = grid * grid * parts * c;
+  const out = new Float32Array(b * features);
   for (let s = 0; s < b; s++) {
-    for (let ch = 0; ch < c; ch++) {
-      let max = -Infinity;
-      let sum = 0;
-      for (let i = 0; i < n; i++) {
-        const v = data[(s * n + i) * c + ch]!;
-        if (v > max) max = v;
-        sum += v;
+    for (let r = 0; r < grid * grid; r++) {
+      const y0 = Math.floor(r / grid) * rh;
+      const x0 = (r % grid) * rw;
+      for (let ch = 0; ch < c; ch++) {
+        let max = -Infinity;
+        let sum = 0;
+        for (let i = 0; i < rh; i++) {
+          for (let j = 0; j < rw; j++) {
+            const v = data[((s * h + y0 + i) * w + x0 + j) * c + ch]!;
+            if (v > max) max = v;
+            sum += v;
+          }
+        }
+        const o = s * features + r * parts * c + ch;
+        if (concat) [out[o], out[o + c]] = [sum / (rh * rw), max];
+        else out[o] = a * max + (1 - a) * (sum / (rh * rw));
       }
-      out[s * c + ch] = a * max + (1 - a) * (sum / n);
     }
   }
   return out;
@@ -183,8 +209,8 @@ export function calibrateModel(model: tfl.LayersModel, batches: Iterable<tf.Tens
         const x = values.get(node.inputs[0]!);
         if (!x) continue;
         if (className(layer) === 'EarlyExitHead') {
-          const p = (layer.params as () => { mix: number })();
-          observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix));
+          const p = (layer.params as () => HeadParams)();
+          if (x.rank > 2) observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix, p.grid ?? 1, p.pooling === 'concat'));
         } else if (className(layer) === 'ConceptBottleneck') {
           const p = (layer.params as () => { inputDim: number; conceptKernel: Float32Array; conceptBias: Float32Array })();
           observe(`${layer.name}/z`, denseFloat(x.dataSync() as Float32Array, p.inputDim, p.conceptKernel, p.conceptBias));
@@ -432,12 +458,14 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         break;
       }
       case 'EarlyExitHead': {
-        const p = (layer.params as () => { mix: number; kernel: number[]; bias: number[]; channels: number; numClasses: number })();
+        const p = (layer.params as () => HeadParams)();
         const { i, inInfo } = io();
         let pooled = i;
         if (inInfo.shape.length > 1) {
-          pooled = newOut(`${name}/pooled`, [p.channels]);
-          early(lowerMixPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), mix: p.mix }) as unknown as Int8Node);
+          const grid = p.grid ?? 1;
+          const concat = p.pooling === 'concat';
+          pooled = newOut(`${name}/pooled`, [grid * grid * (concat ? 2 : 1) * p.channels]);
+          early(lowerMixPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), mix: p.mix, grid, concat }) as unknown as Int8Node);
         }
         const logits = newOut(outName, outShape);
         early(lowerDense({ name: `${name}_fc`, inputs: [pooled], outputs: [logits], in: b.info(pooled), out: b.info(logits), kernel: p.kernel, bias: p.bias, activation: 'linear' }) as unknown as Int8Node);

@@ -10,9 +10,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError } from '@tinyblocks/core/base';
-import { createStream, type Int8Graph, OPS, type RunOptions, type RunOutput, runGraph } from '@tinyblocks/int8';
-import { type CCase, type HarnessOutput, interventionsFor, MODES, parseHarnessOutput, verifyHarness, type VerifyMode } from './harness.js';
+import { OPS } from '@tinyblocks/int8';
+import {
+  type CaseMismatch,
+  checkHarnessOutput,
+  compareRuns,
+  describeMismatch,
+  type HarnessOutput,
+  modesFor,
+  parseHarnessOutput,
+  referenceCases,
+  verifyHarness,
+  type VerifyMode,
+} from './harness.js';
 import { packFrames, readModelDir } from './model-dir.js';
 import { compile, defaultCC, requireCC, run, SANITIZER_ENV, VERIFY_BUILDS, VerifyError } from './toolchain.js';
 
@@ -29,20 +39,9 @@ export interface VerifyOptions {
   onProgress?: (event: VerifyProgress) => void;
 }
 
-export interface VerifyMismatch {
-  frame: number;
-  mode: VerifyMode;
+/** Where the C first differs from TS (see CaseMismatch), and in which build. */
+export interface VerifyMismatch extends CaseMismatch {
   build: string;
-  /** What differed: a node's output ('trace'), which nodes ran ('trace order'), or a result field. */
-  field: 'trace' | 'trace order' | 'logits' | 'concepts' | 'exitTaken' | 'macs' | 'rc';
-  /** The node whose output differs (null for result fields). */
-  nodeIndex: number | null;
-  node: string | null;
-  op: string | null;
-  /** Byte index inside the compared array (null for scalar fields). */
-  byte: number | null;
-  c: number;
-  ts: number;
 }
 
 export interface VerifyResult {
@@ -61,54 +60,6 @@ export interface VerifyResult {
   seconds: number;
 }
 
-interface Expected {
-  traces: Array<{ node: number; data: Int8Array }>;
-  rc: number;
-  exitTaken: number;
-  macs: number;
-  logits: Int8Array;
-  concepts: Int8Array;
-}
-
-/** One TS run with every node's outputs recorded, shaped like a C case. */
-function reference(numConcepts: number, conceptsIndex: number, run1: (opts: RunOptions) => RunOutput): Expected {
-  const traces: Expected['traces'] = [];
-  const out = run1({ onNode: (_n, index, outputs) => outputs.forEach((data) => traces.push({ node: index, data: data.slice() })) });
-  const concepts = conceptsIndex >= 0 ? (out.outputs[conceptsIndex] ?? new Int8Array(numConcepts)) : new Int8Array(0);
-  return { traces, rc: 0, exitTaken: out.exitTaken, macs: out.macs >>> 0, logits: out.logits, concepts };
-}
-
-function firstDiff(a: Int8Array, b: Int8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-function compareCase(graph: Int8Graph, c: CCase, e: Expected, build: string): VerifyMismatch | null {
-  const base = { frame: c.frame, mode: c.mode, build };
-  const nodeInfo = (i: number) => ({ nodeIndex: i, node: graph.nodes[i]?.name ?? null, op: graph.nodes[i]?.op ?? null });
-  const scalar = { nodeIndex: null, node: null, op: null, byte: null };
-  if (c.rc !== e.rc) return { ...base, field: 'rc', ...scalar, c: c.rc, ts: e.rc };
-  const n = Math.max(c.traces.length, e.traces.length);
-  for (let k = 0; k < n; k++) {
-    const ct = c.traces[k];
-    const et = e.traces[k];
-    if (!ct || !et || ct.node !== et.node) {
-      const at = et?.node ?? ct!.node;
-      return { ...base, field: 'trace order', ...nodeInfo(at), byte: null, c: ct?.node ?? -1, ts: et?.node ?? -1 };
-    }
-    const d = firstDiff(ct.data, et.data);
-    if (d >= 0) return { ...base, field: 'trace', ...nodeInfo(et.node), byte: d, c: ct.data[d] ?? NaN, ts: et.data[d] ?? NaN };
-  }
-  if (c.exitTaken !== e.exitTaken) return { ...base, field: 'exitTaken', ...scalar, c: c.exitTaken, ts: e.exitTaken };
-  const dl = firstDiff(c.logits, e.logits);
-  if (dl >= 0) return { ...base, field: 'logits', ...scalar, byte: dl, c: c.logits[dl] ?? NaN, ts: e.logits[dl] ?? NaN };
-  const dc = firstDiff(c.concepts, e.concepts);
-  if (dc >= 0) return { ...base, field: 'concepts', ...scalar, byte: dc, c: c.concepts[dc] ?? NaN, ts: e.concepts[dc] ?? NaN };
-  if (c.macs !== e.macs) return { ...base, field: 'macs', ...scalar, c: c.macs, ts: e.macs };
-  return null;
-}
-
 /** Compiles the export with the verify harness, runs it on `inputs` and compares with TS. */
 export async function verifyHost(outDir: string, inputs: readonly Int8Array[], options: VerifyOptions = {}): Promise<VerifyResult> {
   const t0 = performance.now();
@@ -120,7 +71,7 @@ export async function verifyHost(outDir: string, inputs: readonly Int8Array[], o
   requireCC(cc, op);
   const progress = options.onProgress ?? (() => {});
 
-  const modes: VerifyMode[] = numConcepts > 0 ? [...MODES] : MODES.filter((m) => m !== 'intervene');
+  const modes = modesFor(numConcepts);
   const tmp = mkdtempSync(join(tmpdir(), 'tb-verify-'));
   try {
     writeFileSync(join(tmp, 'verify_main.c'), verifyHarness(name, numConcepts));
@@ -133,16 +84,7 @@ export async function verifyHost(outDir: string, inputs: readonly Int8Array[], o
     compiled.catch(() => {}); // awaited below
 
     progress({ phase: 'reference' });
-    const conceptsIndex = graph.outputs.findIndex((o) => o.role === 'concepts');
-    const iv = interventionsFor(numConcepts);
-    const expected = new Map<string, Expected>();
-    inputs.forEach((x, f) => {
-      expected.set(`full:${f}`, reference(numConcepts, conceptsIndex, (o) => runGraph(graph, x, o)));
-      expected.set(`exits:${f}`, reference(numConcepts, conceptsIndex, (o) => runGraph(graph, x, { ...o, exits: true })));
-      if (numConcepts > 0) expected.set(`intervene:${f}`, reference(numConcepts, conceptsIndex, (o) => runGraph(graph, x, { ...o, interventions: iv })));
-    });
-    const stream = createStream(graph);
-    inputs.forEach((x, f) => expected.set(`stream:${f}`, reference(numConcepts, conceptsIndex, (o) => stream.run(x, o))));
+    const expected = referenceCases(graph, inputs, numConcepts, modes);
 
     await compiled;
     const outputs: HarnessOutput[] = await Promise.all(
@@ -152,39 +94,16 @@ export async function verifyHost(outDir: string, inputs: readonly Int8Array[], o
         if (r.status !== 0) {
           throw new VerifyError({ op }, `run (${b.name})`, 'the harness to exit with status 0', `status ${r.status ?? r.signal}\n${r.stderr.slice(0, 4000)}`);
         }
-        const parsed = parseHarnessOutput(r.stdout, `verify harness (${b.name})`);
-        const want = [model.inputSize, model.outputSize, numConcepts, graph.nodes.length];
-        const got = [parsed.inputSize, parsed.outputSize, parsed.numConcepts, parsed.numNodes];
-        if (want.some((v, k) => v !== got[k])) {
-          throw new DataError({ file: join(model.dir, `${name}_model.h`) }, 'INPUT_SIZE, OUTPUT_SIZE, NUM_CONCEPTS, NUM_NODES', `${want.join(', ')} (from ${name}.int8.json)`, got.join(', '), 'the C files and the graph are from different exports');
-        }
-        if (parsed.cases.length !== inputs.length * modes.length) {
-          throw new DataError({ file: `verify harness (${b.name})` }, 'cases', `${inputs.length * modes.length}`, parsed.cases.length);
-        }
+        const what = `verify harness (${b.name})`;
+        const parsed = parseHarnessOutput(r.stdout, what);
+        checkHarnessOutput(parsed, model, inputs.length, modes, what);
         return parsed;
       }),
     );
 
     progress({ phase: 'compare' });
-    const byKey = outputs.map((o) => new Map(o.cases.map((c) => [`${c.mode}:${c.frame}`, c])));
-    let exact = 0;
-    let firstMismatch: VerifyMismatch | undefined;
-    for (let f = 0; f < inputs.length; f++) {
-      let ok = true;
-      for (const mode of modes) {
-        for (let b = 0; b < VERIFY_BUILDS.length; b++) {
-          const c = byKey[b]!.get(`${mode}:${f}`);
-          const e = expected.get(`${mode}:${f}`)!;
-          if (!c) throw new DataError({ file: `verify harness (${VERIFY_BUILDS[b]!.name})` }, 'cases', `a ${mode} case for frame ${f}`, 'none');
-          const m = compareCase(graph, c, e, VERIFY_BUILDS[b]!.name);
-          if (m) {
-            ok = false;
-            firstMismatch ??= m;
-          }
-        }
-      }
-      if (ok) exact++;
-    }
+    const runs = outputs.map((output, b) => ({ output, extra: { build: VERIFY_BUILDS[b]!.name }, what: `verify harness (${VERIFY_BUILDS[b]!.name})` }));
+    const { exact, firstMismatch } = compareRuns(graph, modes, inputs.length, runs, expected);
 
     const avg = (mode: VerifyMode) => {
       const cs = outputs[0]!.cases.filter((c) => c.mode === mode);
@@ -210,9 +129,5 @@ export async function verifyHost(outDir: string, inputs: readonly Int8Array[], o
 /** `verify host: 8/8 bit-exact`, plus where the first mismatch is when there is one. */
 export function formatVerifyLine(result: VerifyResult): string {
   const line = `verify host: ${result.exact}/${result.count} bit-exact`;
-  const m = result.firstMismatch;
-  if (!m) return line;
-  const at = m.nodeIndex !== null ? `node ${m.nodeIndex} ${m.node} (${m.op})` : m.field;
-  const byte = m.byte !== null ? ` byte ${m.byte}` : '';
-  return `${line}; first mismatch: frame ${m.frame}, ${m.mode}, ${m.build}, ${at}${m.field === 'trace order' ? ' (different nodes ran)' : ''}${byte}: C ${m.c} vs TS ${m.ts}`;
+  return result.firstMismatch ? `${line}; first mismatch: ${describeMismatch(result.firstMismatch)}` : line;
 }

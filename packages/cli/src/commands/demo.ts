@@ -4,7 +4,7 @@ import { countModel, initBackend } from '@tinyblocks/core';
 import { loadModel } from '@tinyblocks/core/node';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '@tinyblocks/datasets';
 import { generateC, writeExport } from '@tinyblocks/export-c';
-import { evaluate, evaluateInt8, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } from '@tinyblocks/models';
+import { defaultExitThreshold, evaluate, evaluateInt8, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } from '@tinyblocks/models';
 import { CORTEX_M_INSTALL, missingCortexMTools, VerifyError, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
@@ -33,7 +33,7 @@ export async function demo(argv: string[], io: Io): Promise<number> {
   const result = evaluate(model, info, set);
   print(io, `accuracy on the ${set.count} shipped test images (the full test set: tinyblocks eval ${dir} --data test)`);
   for (const h of result.heads) print(io, `  ${h.name.padEnd(8)} ${h.role.padEnd(6)} ${h.accuracy.toFixed(4)}`);
-  print(io, '', earlyExitReport(model, set), '');
+  print(io, '', earlyExitReport(model, set, info.exitThresholds), '');
   // a sneaker: assert it covers the ankle and is closed, and the prediction follows to Ankle boot
   const sneaker = set.labels.indexOf(FASHION_MNIST_CLASSES.indexOf('Sneaker'));
   const overwrite = { 'high top': 1, open: 0 } as const;
@@ -42,8 +42,8 @@ export async function demo(argv: string[], io: Io): Promise<number> {
 
   // ---- int8: quantize, measure with the TS integer reference, export C, verify on the host
   print(io, '== int8: post-training quantization (percentile calibration on 500 shipped training images)');
-  const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles });
-  const threshold = String(graph.meta['exitThreshold']);
+  const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles, exitThreshold: defaultExitThreshold(info) });
+  const threshold = [graph.meta['exitThreshold']].flat().join(', ');
   const q = evaluateInt8(graph, set, { exits: true });
   print(io, `int8 accuracy on the ${set.count} shipped test images (TypeScript integer reference = the C code's bytes)`);
   for (const h of q.heads) print(io, `  ${h.name.padEnd(8)} ${h.role.padEnd(6)} ${h.accuracy.toFixed(4)}`);

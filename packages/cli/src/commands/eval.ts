@@ -1,17 +1,17 @@
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
 import { loadModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
-import { evaluate, evaluateInt8, modelInfo, quantizeWithImages } from '@tinyblocks/models';
+import { defaultExitThreshold, evaluate, evaluateInt8, holdOut, modelInfo, quantizeWithImages } from '@tinyblocks/models';
 import { OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { choiceOption, intOption, parse } from '../args.js';
 import { print, type Io } from '../io.js';
-import { earlyExitReport } from '../reports.js';
+import { earlyExitReport, int8EarlyExitReport } from '../reports.js';
 
 export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--backend wasm|cpu] [--int8 [--method percentile|minmax] [--equalize on|off]]
   --data      test: the full 10,000-image test set (apt-get install dataset-fashion-mnist);
               subset: the 2,000 test images shipped in @tinyblocks/datasets
               (default: test when installed, else subset)
-  --limit     evaluate only the first N images
+  --limit     evaluate only N images;  --from  start at test image N (default 0)
   --backend   wasm | cpu (default wasm)
   --int8      also quantize (calibrated on 500 shipped training images, as tinyblocks export does)
               and measure the int8 graph with the TypeScript integer reference (= the C code's bytes)
@@ -19,7 +19,7 @@ export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--ba
 
 export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('eval', argv, {
-    data: { type: 'string' }, backend: { type: 'string' }, limit: { type: 'string' },
+    data: { type: 'string' }, backend: { type: 'string' }, limit: { type: 'string' }, from: { type: 'string' },
     int8: { type: 'boolean' }, method: { type: 'string' }, equalize: { type: 'string' },
   });
   const method = choiceOption('eval', 'method', values.method, OBSERVER_METHODS, 'percentile');
@@ -28,20 +28,27 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const backend = choiceOption<BackendName>('eval', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const data = choiceOption('eval', 'data', values.data, ['test', 'subset'] as const, 'test');
   const limit = values.limit === undefined ? undefined : intOption('eval', 'limit', values.limit, 1);
+  const from = intOption('eval', 'from', values.from, 0, 0);
   await initBackend(backend);
   const model = await loadModel(positionals[0]!);
   const info = modelInfo(model);
   const source = values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset';
-  const set = loadFashionMnist({ split: 'test', source, limit });
+  const loaded = loadFashionMnist({ split: 'test', source, ...(limit ? { limit: from + limit } : {}) });
+  if (from >= loaded.count) throw new ConfigError({ op: 'tinyblocks eval' }, '--from', `an index below the ${loaded.count} test images`, from);
+  const set = from === 0 ? loaded : { ...loaded, ...holdOut(loaded, loaded.count - from).heldOut };
   const result = evaluate(model, info, set);
-  print(io, `model ${positionals[0]} (${info.arch}) on ${set.count} ${set.source === 'full' ? 'Fashion-MNIST test' : 'shipped subset test'} images, backend ${backend}`);
+  const which = from === 0 ? `${set.count}` : `${set.count} (${from}-${from + set.count - 1})`;
+  print(io, `model ${positionals[0]} (${info.arch}) on ${which} ${set.source === 'full' ? 'Fashion-MNIST test' : 'shipped subset test'} images, backend ${backend}`);
   for (const h of result.heads) print(io, `  ${h.name.padEnd(10)} ${h.role.padEnd(6)} accuracy ${h.accuracy.toFixed(4)}`);
-  if (info.outputRoles.includes('exit')) print(io, '', earlyExitReport(model, set), '');
+  const hasExits = info.outputRoles.includes('exit');
+  if (hasExits) print(io, '', earlyExitReport(model, set, info.exitThresholds), '');
   if (values.int8 === 'true') {
-    const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles, method, equalize });
-    const q = evaluateInt8(graph, set);
+    const exitThreshold = defaultExitThreshold(info); // as tinyblocks export
+    const graph = quantizeWithImages(model, loadFashionMnist({ split: 'train', source: 'subset' }), { outputRoles: info.outputRoles, method, equalize, exitThreshold });
+    const q = evaluateInt8(graph, set, { exits: hasExits });
     print(io, `int8 (${method} calibration, equalization ${equalize ? 'on' : 'off'}), TypeScript integer reference:`);
     for (const h of q.heads) print(io, `  ${h.name.padEnd(10)} ${h.role.padEnd(6)} accuracy ${h.accuracy.toFixed(4)}`);
+    if (q.earlyExit) print(io, int8EarlyExitReport(q, [exitThreshold].flat().join(', ')));
     print(io, `int8 accuracy: ${q.accuracy.toFixed(4)} on ${q.count} images`);
   }
   print(io, `accuracy: ${result.accuracy.toFixed(4)} on ${result.count} images`);

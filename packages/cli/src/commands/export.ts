@@ -4,7 +4,7 @@ import { ConfigError, DataError, initBackend, type BackendName } from '@tinybloc
 import { loadModel } from '@tinyblocks/core/node';
 import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
 import { generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
-import { modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
+import { defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
 import { OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
@@ -23,7 +23,8 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
                     @tinyblocks/datasets), train (the full training set), or an IDX images file
   --calib-count     calibration images to use (default 500)
   --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
-  --exit-threshold  softmax confidence an early-exit head needs to answer (default 0.99);
+  --exit-threshold  softmax confidence an early-exit head needs to answer (default: the
+                    model's tuned thresholds from tinyblocks retrain-exits, else 0.99);
                     one per head separated by commas, e.g. 0.93,0.99
   --backend         wasm | cpu for the float calibration run (default wasm)
   --board           stm32f746 | stm32f412 | nrf52840 | tiny64k: fail (exit 2, nothing written)
@@ -80,8 +81,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const method = choiceOption('export', 'method', values.method, OBSERVER_METHODS, 'percentile');
   const calibCount = intOption('export', 'calib-count', values['calib-count'], 500);
-  const thresholds = (values['exit-threshold'] ?? '0.99').split(',').map((t) => numberOption('export', 'exit-threshold', t.trim(), 0.99));
-  const exitThreshold = thresholds.length === 1 ? thresholds[0]! : thresholds;
+  const thresholds = values['exit-threshold']?.split(',').map((t) => numberOption('export', 'exit-threshold', t.trim(), 0.99));
   if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(values.name)) {
     throw new ConfigError({ op: 'tinyblocks export' }, '--name', 'a C identifier', values.name);
   }
@@ -89,6 +89,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const modelDir = positionals[0]!;
   const model = await loadModel(modelDir);
   const info = modelInfo(model);
+  const exitThreshold = thresholds ? (thresholds.length === 1 ? thresholds[0]! : thresholds) : defaultExitThreshold(info);
   const calib = calibrationSet(values.calib ?? 'subset');
   const bar = new ProgressBar(io.stderr);
   const started = performance.now();

@@ -43,7 +43,8 @@ export async function qatCommand(argv: string[], io: Io): Promise<number> {
     }),
   });
   const after = measure();
-  await saveModel(model, values.out, infoMetadata(info, { qat: { command: `tinyblocks qat ${argv.join(' ')}`, epochs, learningRate, source, steps: summary.steps } }));
+  const { evaluation: _stale, ...kept } = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>; // weights changed
+  await saveModel(model, values.out, { ...kept, ...infoMetadata(info, { qat: { command: `tinyblocks qat ${argv.join(' ')}`, epochs, learningRate, source, steps: summary.steps } }) });
   print(io,
     `QAT: ${summary.steps} steps in ${formatDuration(summary.seconds)} on ${train.count} ${source} images; saved ${path.resolve(values.out)}`,
     `accuracy on ${test.count} test images: float ${before.float.toFixed(4)} -> ${after.float.toFixed(4)}, int8 ${before.int8.toFixed(4)} -> ${after.int8.toFixed(4)}`,

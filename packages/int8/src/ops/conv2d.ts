@@ -26,7 +26,7 @@ import { quantizeBias, quantizeWeightsPerChannel } from '../affine.js';
 import { channelRequant, INT32_MAX, quantizeMultiplier, requantizeWith, roundHalfAway } from '../fixed-point.js';
 import type { Int8Graph, NodeBase, TensorInfo } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
-import { checkArity } from './int-math.js';
+import { checkArity, checkTyped } from './int-math.js';
 
 export type FusedActivation = 'linear' | 'relu' | 'relu6';
 export type PaddingMode = 'same' | 'valid';
@@ -146,17 +146,6 @@ export function quantizeLayerWeights(
 
 // ---------------------------------------------------------------- shared helpers (validate)
 
-type Typed = Int8Array | Int32Array;
-
-/** DataError unless node[field] is an `Ctor` array of `length` entries. */
-function checkTypedField(node: NodeBase, field: string, Ctor: typeof Int8Array | typeof Int32Array, length: number): void {
-  const v = (node as unknown as Record<string, unknown>)[field] as Typed | undefined;
-  if (!(v instanceof Ctor) || v.length !== length) {
-    const got = v instanceof Int8Array || v instanceof Int32Array ? `${v.constructor.name} of ${v.length}` : v;
-    throw new DataError({ layer: node.name }, field, `an ${Ctor.name} of ${length}`, got);
-  }
-}
-
 /** The shape of tensor `id` as [H, W, C]; DataError naming `field` otherwise. */
 function shape3(node: NodeBase, graph: Int8Graph, id: number, field: string): [number, number, number] {
   const s = graph.tensors[id]!.shape;
@@ -223,7 +212,7 @@ function cInt(v: number): string {
  * `export *` in index.ts cannot collide with other modules). channelRequant / requantizeWith are
  * fixed-point.ts's, kept here for callers of this object; the ops import them from fixed-point.ts.
  */
-export const int8OpHelpers = { checkTypedField, checkArity, shape3, checkActRange, checkRequantFields, checkTaps, checkSpatialWindow, cInt, channelRequant, requantizeWith };
+export const int8OpHelpers = { checkArity, shape3, checkActRange, checkRequantFields, checkTaps, checkSpatialWindow, cInt, channelRequant, requantizeWith };
 
 // ---------------------------------------------------------------- lowering
 
@@ -281,10 +270,10 @@ export const conv2d: OpDef<Conv2dNode> = {
     checkSpatialWindow(node, 'kernel', node.kernel, [H, W], [OH, OW]);
     const [KH, KW] = node.kernel;
     checkTaps(node, 'weights', KH * KW * Cin);
-    checkTypedField(node, 'weights', Int8Array, Cout * KH * KW * Cin);
-    checkTypedField(node, 'bias', Int32Array, Cout);
-    checkTypedField(node, 'multipliers', Int32Array, Cout);
-    checkTypedField(node, 'shifts', Int32Array, Cout);
+    checkTyped(node, 'weights', Int8Array, Cout * KH * KW * Cin);
+    checkTyped(node, 'bias', Int32Array, Cout);
+    checkTyped(node, 'multipliers', Int32Array, Cout);
+    checkTyped(node, 'shifts', Int32Array, Cout);
     checkRequantFields(node);
     checkActRange(node);
   },

@@ -18,6 +18,7 @@ import { channelRequant, requantizeWith } from '../fixed-point.js';
 import { type Int8Graph, type NodeBase, type TensorInfo, tensorSize } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
 import { type FusedActivation, fusedActivationRange, int8OpHelpers as h, quantizeLayerWeights } from './conv2d.js';
+import { checkTyped } from './int-math.js';
 
 export interface DenseNode extends NodeBase {
   op: 'dense';
@@ -84,10 +85,10 @@ export const dense: OpDef<DenseNode> = {
     if (outShape.length !== 1) throw new DataError({ layer: node.name }, 'output shape', 'a [N] tensor', outShape);
     const { D, N } = dims(node, graph);
     h.checkTaps(node, 'input size', D);
-    h.checkTypedField(node, 'weights', Int8Array, N * D);
-    h.checkTypedField(node, 'bias', Int32Array, N);
-    h.checkTypedField(node, 'multipliers', Int32Array, N);
-    h.checkTypedField(node, 'shifts', Int32Array, N);
+    checkTyped(node, 'weights', Int8Array, N * D);
+    checkTyped(node, 'bias', Int32Array, N);
+    checkTyped(node, 'multipliers', Int32Array, N);
+    checkTyped(node, 'shifts', Int32Array, N);
     h.checkRequantFields(node);
     h.checkActRange(node);
   },

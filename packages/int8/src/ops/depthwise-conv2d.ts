@@ -18,6 +18,7 @@ import { channelRequant, requantizeWith } from '../fixed-point.js';
 import type { Int8Graph, NodeBase } from '../graph.js';
 import type { EmitContext, OpDef } from '../op.js';
 import { fusedActivationRange, int8OpHelpers as h, quantizeLayerWeights, type SpatialConvArgs, type SpatialConvFields, spatialGeometry } from './conv2d.js';
+import { checkTyped } from './int-math.js';
 
 export interface DepthwiseConv2dNode extends NodeBase, SpatialConvFields {
   op: 'depthwise_conv2d';
@@ -81,10 +82,10 @@ export const depthwiseConv2d: OpDef<DepthwiseConv2dNode> = {
     h.checkSpatialWindow(node, 'kernel', node.kernel, [H, W], [OH, OW]);
     const [KH, KW] = node.kernel;
     h.checkTaps(node, 'kernel', KH * KW);
-    h.checkTypedField(node, 'weights', Int8Array, KH * KW * C);
-    h.checkTypedField(node, 'bias', Int32Array, C);
-    h.checkTypedField(node, 'multipliers', Int32Array, C);
-    h.checkTypedField(node, 'shifts', Int32Array, C);
+    checkTyped(node, 'weights', Int8Array, KH * KW * C);
+    checkTyped(node, 'bias', Int32Array, C);
+    checkTyped(node, 'multipliers', Int32Array, C);
+    checkTyped(node, 'shifts', Int32Array, C);
     h.checkRequantFields(node);
     h.checkActRange(node);
   },

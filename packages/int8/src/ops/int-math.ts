@@ -165,13 +165,14 @@ export function checkArity(node: { name: string; inputs: number[]; outputs: numb
   if (node.outputs.length !== outputs) fieldError(node, 'outputs', `${outputs} tensor id(s)`, node.outputs);
 }
 
-/** A typed array field of the given type and length whose values lie in [lo, hi]. */
-export function checkTyped(node: { name: string }, field: string, Ctor: TypedCtor, length: number, lo: number, hi: number): void {
+/** A typed array field of the given type and length, whose values lie in [lo, hi] when given. */
+export function checkTyped(node: { name: string }, field: string, Ctor: TypedCtor, length: number, lo?: number, hi?: number): void {
   const v = (node as unknown as Record<string, unknown>)[field];
   if (!(v instanceof Ctor) || v.length !== length) {
     const got = ArrayBuffer.isView(v) ? `${v.constructor.name}(${(v as Int8Array).length})` : v;
     fieldError(node, field, `${Ctor.name}(${length})`, got);
   }
+  if (lo === undefined || hi === undefined) return;
   for (let i = 0; i < length; i++) {
     const x = v[i]!;
     if (x < lo || x > hi) fieldError(node, `${field}[${i}]`, `an integer in [${lo}, ${hi}]`, x);

@@ -12,6 +12,7 @@ import { type NodeBase, type TensorInfo, tensorSize } from '../graph.js';
 import { buildLut } from '../lut.js';
 import type { EmitContext, OpDef } from '../op.js';
 import { int8OpHelpers as h } from './conv2d.js';
+import { checkTyped } from './int-math.js';
 
 export interface LutNode extends NodeBase {
   op: 'lut';
@@ -52,7 +53,7 @@ export const lut: OpDef<LutNode> = {
 
   validate(node, graph) {
     h.checkArity(node, 1, 1);
-    h.checkTypedField(node, 'table', Int8Array, 256);
+    checkTyped(node, 'table', Int8Array, 256);
     if (typeof node.fn !== 'string') throw new DataError({ layer: node.name }, 'fn', 'a string', node.fn);
     const n = tensorSize(graph.tensors[node.inputs[0]!]!);
     const m = tensorSize(graph.tensors[node.outputs[0]!]!);

@@ -1,9 +1,11 @@
 /**
  * Kernel firmware: runs the runtime's conv2d / depthwise_conv2d / dense kernels on given cases in
  * QEMU, each case twice, the portable C kernel (`tb_*_s8_portable`) and the dispatching one
- * (`tb_*_s8`: the DSP SIMD path on Cortex-M4/M7/M55, the portable path elsewhere), with the
- * instruction-counting plugin's marker around each call. Returns both outputs and the executed
- * instructions (not cycles) of each call. Reuses firmware/startup.S, cortex-m.ld and
+ * (`tb_*_s8`: the MVE (Helium) path on Cortex-M55, the DSP SIMD path on Cortex-M4/M7, the
+ * portable path elsewhere), with the instruction-counting plugin's marker around each call.
+ * Returns both outputs, the executed instructions (not cycles) of each call and the path the
+ * dispatching kernels were built with (TB_KERNEL_PATH of runtime/tb_mve.h, written by the firmware
+ * after the outputs). Reuses firmware/startup.S, cortex-m.ld and
  * tb_insn_count.c, the target flags of targets.ts and the tools of tools.ts. Used by
  * kernels.test.ts (bit-exactness) and kernel-bench.ts (instructions per MAC).
  */
@@ -51,7 +53,11 @@ export interface KernelRun {
   /** Executed instructions (not cycles) of each call, callees included. */
   portableInstructions: number;
   fastInstructions: number;
+  /** The path of the dispatching kernels in this build (TB_KERNEL_PATH): 'mve', 'dsp' or 'portable'. */
+  path: KernelPath;
 }
+
+export type KernelPath = 'mve' | 'dsp' | 'portable';
 
 const CTX: RunContext = { state: <T>(_node: unknown, init: () => T) => init(), interventions: null };
 
@@ -258,6 +264,7 @@ function mainSource(cases: readonly KernelCase[], outPath: string): string {
 #include "tb_conv2d.h"
 #include "tb_depthwise_conv2d.h"
 #include "tb_dense.h"
+#include "tb_mve.h"
 #include "fw_io.h"
 
 int main(void);
@@ -271,6 +278,7 @@ int main(void) {
   const int fd = sh_open(out_path);
   if (fd < 0) fw_exit(0x70);
 ${calls}
+  sh_write(fd, TB_KERNEL_PATH, sizeof TB_KERNEL_PATH - 1);
   sh_close(fd);
   return 0;
 }
@@ -282,6 +290,8 @@ export interface KernelFirmwareOptions {
   timeoutSeconds?: number;
   /** Compiler optimisation (default -O2, what verifyCortexM builds). */
   opt?: string;
+  /** Extra preprocessor definitions for every file, e.g. ['TB_MVE=0'] (the DSP path on Cortex-M55). */
+  defines?: string[];
   tools?: Partial<ArmTools>;
 }
 
@@ -313,7 +323,7 @@ export async function runKernelFirmware(cases: readonly KernelCase[], options: K
     const plugin = buildPlugin(OP, tools.hostCC);
     plugin.catch(() => {});
     const opt = options.opt ?? '-O2';
-    const common = [...info.cflags, opt, '-std=c99', '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror', `-I${rt}`, `-I${firmwareDir()}`];
+    const common = [...info.cflags, opt, ...(options.defines ?? []).map((d) => `-D${d}`), '-std=c99', '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror', `-I${rt}`, `-I${firmwareDir()}`];
     const jobs = [
       ...RUNTIME_SOURCES.map((f) => ({ src: join(rt, f), extra: ['-pedantic', '-Wconversion', '-Wsign-conversion', '-Wshadow'] })),
       { src: join(tmp, 'kmain.c'), extra: [] as string[] },
@@ -352,13 +362,16 @@ export async function runKernelFirmware(cases: readonly KernelCase[], options: K
       .filter((s) => /^\d+$/.test(s))
       .map(Number);
     if (marks.length !== cases.length * 4) throw new VerifyError({ op: OP }, 'marker calls', `${cases.length * 4}`, marks.length);
+    const outBytes = cases.reduce((a, c) => a + 2 * (c.graph.tensors[1]!.shape as number[]).reduce((x, y) => x * y, 1), 0);
+    const path = Buffer.from(bytes.buffer, bytes.byteOffset + outBytes, bytes.length - outBytes).toString('latin1');
+    if (path !== 'mve' && path !== 'dsp' && path !== 'portable') throw new VerifyError({ op: OP }, 'TB_KERNEL_PATH after the outputs', "'mve', 'dsp' or 'portable'", JSON.stringify(path));
     let p = 0;
     return cases.map((c, k) => {
       const n = (c.graph.tensors[1]!.shape as number[]).reduce((a, b) => a * b, 1);
       const portable = bytes.slice(p, p + n);
       const fast = bytes.slice(p + n, p + 2 * n);
       p += 2 * n;
-      return { name: c.name, op: c.node.op, macs: kernelMacs(c), portable, fast, portableInstructions: marks[4 * k + 1]! - marks[4 * k]!, fastInstructions: marks[4 * k + 3]! - marks[4 * k + 2]! };
+      return { name: c.name, op: c.node.op, macs: kernelMacs(c), portable, fast, portableInstructions: marks[4 * k + 1]! - marks[4 * k]!, fastInstructions: marks[4 * k + 3]! - marks[4 * k + 2]!, path };
     });
   } finally {
     mkdirSync(tmp, { recursive: true });

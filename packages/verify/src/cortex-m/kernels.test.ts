@@ -1,13 +1,15 @@
 /**
- * The fast (DSP SIMD) conv2d / depthwise_conv2d / dense kernels are bit-exact with the portable C
- * kernels and with the TypeScript kernels, run inside QEMU on Cortex-M4 and M7 (and M55, which has
- * the DSP extension too; M3 runs the portable fallback): random shapes and values (odd channel
- * counts, kernels 1-5, strides 1-3, padding borders, zero points, clamps, big biases, left shifts),
- * the five bench shapes a-e, and a conv beyond TB_CONV2D_FAST_MAX_K (the portable fallback).
+ * The fast conv2d / depthwise_conv2d / dense kernels are bit-exact with the portable C kernels and
+ * with the TypeScript kernels, run inside QEMU: the DSP SIMD path on Cortex-M4 and M7, the MVE
+ * (Helium) path on Cortex-M55 and, on the M55 again, its DSP path (-DTB_MVE=0); M3 runs the
+ * portable fallback. Each build reports the path it took (TB_KERNEL_PATH). Cases: random shapes and
+ * values (odd channel counts, kernels 1-5, strides 1-3, padding borders, zero points, clamps, big
+ * biases, left shifts), the five bench shapes a-e, and a conv beyond TB_CONV2D_FAST_MAX_K (the
+ * portable fallback).
  * Locally a missing toolchain skips with the packages to install; under CI=true it fails.
  */
 import { describe, expect, it } from 'vitest';
-import { benchKernelCases, convCase, depthwiseCase, type KernelCase, randomKernelCases, runKernelFirmware, tsKernel } from './kernel-fw.js';
+import { benchKernelCases, convCase, denseCase, depthwiseCase, type KernelCase, type KernelPath, randomKernelCases, runKernelFirmware, tsKernel } from './kernel-fw.js';
 import { CORTEX_M_INSTALL, missingCortexMTools } from './tools.js';
 
 const CI = process.env['CI'] === 'true';
@@ -40,6 +42,17 @@ function cases(): KernelCase[] {
     depthwiseCase('dw 5x5 7x7x8 (not 3x3: fallback)', { H: 7, W: 7, C: 8, KH: 5, KW: 5, SH: 1, SW: 1, padding: 'same' }, 27),
     depthwiseCase('dw 3x2 6x6x8 (not 3x3: fallback)', { H: 6, W: 6, C: 8, KH: 3, KW: 2, SH: 1, SW: 1, padding: 'same' }, 28),
     edgeRequant(depthwiseCase('dw 3x3 s1 7x8x40 (edge requant)', { H: 7, W: 8, C: 40, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 29)),
+    // MVE: K = 16 / 32 (no predicated tail), K = 17 (one tap of tail), K <= 16 with a gathered im2col, 5 pixels (one group of 4 + 1), in_zp = -128 (offset 128)
+    convCase('conv 1x1 4x4x16->5 (K 16)', { H: 4, W: 4, Cin: 16, Cout: 5, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 31),
+    convCase('conv 1x1 5x1x17->3 (K 17)', { H: 5, W: 1, Cin: 17, Cout: 3, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid' }, 32),
+    convCase('conv 3x3 s2 9x9x3->4 (K 27)', { H: 9, W: 9, Cin: 3, Cout: 4, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'same' }, 33),
+    convCase('conv 3x5 12x13x1->9 (K 15)', { H: 12, W: 13, Cin: 1, Cout: 9, KH: 3, KW: 5, SH: 1, SW: 1, padding: 'same' }, 34),
+    convCase('conv 4x4 s3 30x70x1->3 (K 16, wide rows)', { H: 30, W: 70, Cin: 1, Cout: 3, KH: 4, KW: 4, SH: 3, SW: 3, padding: 'same' }, 35),
+    inZp(convCase('conv 3x3 7x9x8->6 (in_zp -128)', { H: 7, W: 9, Cin: 8, Cout: 6, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 36), -128),
+    inZp(depthwiseCase('dw 3x3 9x9x19 (in_zp -128)', { H: 9, W: 9, C: 19, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same' }, 37), -128),
+    inZp(denseCase('dense 47->7 (in_zp -128)', 47, 7, 38), -128),
+    inZp(denseCase('dense 64->5 (in_zp 127)', 64, 5, 39), 127),
+    denseCase('dense 15->4 (tail only)', 15, 4, 40),
   ];
 }
 
@@ -60,6 +73,12 @@ function edgeRequant(c: KernelCase): KernelCase {
   return c;
 }
 
+/** The same case with the input zero point set to `zp` (offset -zp). */
+function inZp(c: KernelCase, zp: number): KernelCase {
+  const ts = c.graph.tensors.map((t, i) => (i === 0 ? { ...t, zeroPoint: zp } : t));
+  return { ...c, graph: { ...c.graph, tensors: ts } };
+}
+
 function firstDiff(a: Int8Array, b: Int8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
@@ -70,9 +89,19 @@ describe.skipIf(SKIP)('fast Cortex-M kernels: bit-exact with the portable C and 
   const all = cases();
   const want = all.map(tsKernel);
 
-  it.each(['cortex-m4', 'cortex-m7', 'cortex-m55', 'cortex-m3'] as const)('%s: every case, both kernels, every byte', async (target) => {
-    const runs = await runKernelFirmware(all, { target });
+  const builds = [
+    { target: 'cortex-m4', path: 'dsp', defines: [] },
+    { target: 'cortex-m7', path: 'dsp', defines: [] },
+    { target: 'cortex-m55', path: 'mve', defines: [] },
+    { target: 'cortex-m55', path: 'dsp', defines: ['TB_MVE=0'] },
+    { target: 'cortex-m3', path: 'portable', defines: [] },
+  ] as const satisfies readonly { target: string; path: KernelPath; defines: readonly string[] }[];
+
+  it.each(builds)('$target ($path path): every case, both kernels, every byte', async ({ target, path, defines }) => {
+    const runs = await runKernelFirmware(all, { target, defines: [...defines] });
     expect(runs).toHaveLength(all.length);
+    // the build took the path it should (TB_KERNEL_PATH of the firmware)
+    expect(runs.every((r) => r.path === path)).toBe(true);
     const bad: string[] = [];
     runs.forEach((r, i) => {
       for (const [which, got] of [['portable', r.portable], ['fast', r.fast]] as const) {
@@ -88,5 +117,13 @@ describe.skipIf(SKIP)('fast Cortex-M kernels: bit-exact with the portable C and 
       if (target === 'cortex-m3') expect(r.fastInstructions).toBeLessThanOrEqual(r.portableInstructions + 16);
       else expect(r.fastInstructions).toBeLessThan(r.portableInstructions * 0.7);
     }
-  }, 60_000);
+    // MVE on the M55 runs other code than its DSP path: at most half its instructions on every bench shape
+    if (target === 'cortex-m55' && path === 'mve') {
+      const dsp = await runKernelFirmware(all.filter((c) => /^[a-e]: /.test(c.name)), { target, defines: ['TB_MVE=0'] });
+      dsp.forEach((d, i) => {
+        expect(d.path).toBe('dsp');
+        expect(bench[i]!.fastInstructions).toBeLessThan(d.fastInstructions * 0.5);
+      });
+    }
+  }, 120_000);
 });

@@ -1,22 +1,39 @@
 /**
  * verifyCortexM: builds firmware for a Cortex-M core (arm-none-eabi-gcc -O2, own startup code and
  * linker script), runs it in QEMU with the instruction-counting plugin, and compares every layer's
- * output and the result of every frame (full and exits mode) with the TypeScript int8 reference.
- * Reports flash (code vs constant data), static RAM, the stack high-water mark and executed
- * instructions per inference and per layer (executed instructions, never cycles).
+ * output and the result of every frame with the TypeScript int8 reference in the modes of
+ * verifyHost (full, exits, intervene when the model has concepts, stream), with the same cases,
+ * reference and comparison (harness.ts). Two images share the model's objects: fw_main.c as it
+ * was (full, exits) and fw_main.c -DFW_MORE_MODES (intervene, stream), so full and exits count
+ * the instructions they always counted. Reports flash (code vs constant data), static RAM, the
+ * stack high-water mark and executed instructions per inference and per layer (executed
+ * instructions, never cycles).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DataError } from '@tinyblocks/core/base';
-import { type Int8Graph, type RunOutput, runGraph } from '@tinyblocks/int8';
-import { type CCase, parseHarnessOutput } from '../harness.js';
+import { runGraph } from '@tinyblocks/int8';
+import {
+  type CaseMismatch,
+  checkHarnessOutput,
+  compareRuns,
+  describeMismatch,
+  firstDiff,
+  interventionsInitializer,
+  MODES,
+  modesFor,
+  parseHarnessOutput,
+  referenceCases,
+  type VerifyMode,
+} from '../harness.js';
 import { type ModelDir, packFrames, readModelDir } from '../model-dir.js';
 import { run, VerifyError } from '../toolchain.js';
 import { type CortexMTarget, CORTEX_M_TARGETS, TARGET_INFO } from './targets.js';
 import { type ArmTools, buildPlugin, defaultArmTools, firmwareDir, requireArmTools } from './tools.js';
 
-export type CortexMMode = 'full' | 'exits';
+/** The modes of verifyHost (harness.ts). */
+export type CortexMMode = VerifyMode;
 
 export interface CortexMOptions {
   target: CortexMTarget;
@@ -35,19 +52,17 @@ export interface CortexMOptions {
    * instructions are not measured (`perLayer` empty, `instructions.exits` NaN, `modes` ['full']).
    */
   predictionsOnly?: boolean;
+  /**
+   * With predictionsOnly: run each frame with early exits (default false), so `logits` are the
+   * answering head's, `exitsTaken` says which head answered (-1: the final classifier, as runGraph's
+   * exitTaken), and `instructions.exits` / `perFrame` count the early-exit inference
+   * (`instructions.full` NaN, `modes` ['exits']).
+   */
+  exits?: boolean;
 }
 
-export interface CortexMMismatch {
-  frame: number;
-  mode: CortexMMode;
-  field: 'trace' | 'trace order' | 'logits' | 'concepts' | 'exitTaken' | 'macs' | 'rc';
-  nodeIndex: number | null;
-  node: string | null;
-  op: string | null;
-  byte: number | null;
-  c: number;
-  ts: number;
-}
+/** Where the firmware first differs from TS: frame, mode, node (as verifyHost's, without a build). */
+export type CortexMMismatch = CaseMismatch;
 
 export interface CortexMLayerInstructions {
   /** Index of the node whose TB_TRACE closes the span (untraced nodes, e.g. exit decisions, fold into the next traced node). */
@@ -64,7 +79,9 @@ export interface CortexMResult {
   machine: string;
   cpu: string;
   count: number;
+  /** Frames with every byte equal in every mode. */
   exact: number;
+  /** The modes run and compared (modesFor: full, exits, intervene when the model has concepts, stream). */
   modes: CortexMMode[];
   firstMismatch?: CortexMMismatch;
   instructions: {
@@ -72,6 +89,10 @@ export interface CortexMResult {
     full: number;
     /** Average with early exits enabled. */
     exits: number;
+    /** Average over the stream cases (`<name>_stream` after `<name>_reset`; delta layers skip unchanged inputs). */
+    stream: number;
+    /** Average with the interventions of the intervene mode (models with concepts). */
+    intervene?: number;
     /** Per frame, full mode (identical run after run). */
     perFrame: number[];
     perLayer: CortexMLayerInstructions[];
@@ -107,14 +128,10 @@ export interface CortexMResult {
   seconds: { build: number; qemu: number; total: number };
   /** predictionsOnly: the firmware's logits per frame (int8 codes of the final classifier). */
   logits?: Int8Array[];
+  /** predictionsOnly with exits: the head that answered each frame (-1: the final classifier). */
+  exitsTaken?: number[];
   /** predictionsOnly: the firmware's predicted class per frame (argmax of its logits, first on ties). */
   predictions?: number[];
-}
-
-interface Expected {
-  traces: Array<{ node: number; data: Int8Array }>;
-  out: RunOutput;
-  concepts: Int8Array;
 }
 
 const OP = 'verifyCortexM';
@@ -136,7 +153,22 @@ ${rows}
 `;
 }
 
-function configHeader(m: ModelDir, frames: number, outPath: string, countPath: string): string {
+/** A firmware image: its main (the model objects are shared), extra defines and the files it writes. */
+interface Image {
+  name: string;
+  src: string;
+  defines: string[];
+  outPath: string;
+  countPath: string;
+  marksPath: string;
+}
+
+function image(tmp: string, name: string, src: string, defines: string[] = []): Image {
+  return { name, src, defines, outPath: join(tmp, `${name}.out.bin`), countPath: join(tmp, `${name}.counts.txt`), marksPath: join(tmp, `${name}.marks.txt`) };
+}
+
+/** fw_config.h; the image built with -DFW_MORE_MODES (fw_main.c's second image) writes `more`'s files. */
+function configHeader(m: ModelDir, frames: number, first: Image, more: Image): string {
   const N = m.name.toUpperCase();
   return `/* fw_config.h - generated by @tinyblocks/verify for '${m.name}'. */
 #ifndef FW_CONFIG_H
@@ -148,10 +180,17 @@ function configHeader(m: ModelDir, frames: number, outPath: string, countPath: s
 #define FW_NUM_NODES ${N}_NUM_NODES
 #define FW_NUM_FRAMES ${frames}
 #define FW_RUN_EX ${m.name}_run_ex
-#define FW_OPTIONS ${m.name}_options
+#define FW_STREAM ${m.name}_stream
+#define FW_RESET ${m.name}_reset
+${m.numConcepts > 0 ? `#define FW_INTERVENTIONS ${interventionsInitializer(m.numConcepts)}\n` : ''}#define FW_OPTIONS ${m.name}_options
 #define FW_RESULT ${m.name}_result
-#define FW_OUT_PATH ${JSON.stringify(outPath)}
-#define FW_COUNT_PATH ${JSON.stringify(countPath)}
+#ifdef FW_MORE_MODES
+#define FW_OUT_PATH ${JSON.stringify(more.outPath)}
+#define FW_COUNT_PATH ${JSON.stringify(more.countPath)}
+#else
+#define FW_OUT_PATH ${JSON.stringify(first.outPath)}
+#define FW_COUNT_PATH ${JSON.stringify(first.countPath)}
+#endif
 #endif
 `;
 }
@@ -199,27 +238,17 @@ interface Built {
   map: MapSizes;
 }
 
-async function buildFirmware(
-  tools: ArmTools,
-  tmp: string,
-  variant: string,
-  m: ModelDir,
-  cflags: string[],
-  opt: string,
-  trace: boolean,
-  ld: string,
-  mainSrc = join(firmwareDir(), 'fw_main.c'),
-): Promise<Built> {
+/** Compiles the model, the frames and the startup code once, and each image's main; links one ELF per image. */
+async function buildFirmware(tools: ArmTools, tmp: string, variant: string, m: ModelDir, cflags: string[], opt: string, trace: boolean, ld: string, images: readonly Image[]): Promise<Built[]> {
   const fw = firmwareDir();
   const dir = join(tmp, variant);
   mkdirSync(dir, { recursive: true });
   const common = [...cflags, opt, '-std=c99', '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror', `-I${m.dir}`, `-I${tmp}`, `-I${fw}`];
-  const objects: string[] = [];
   const jobs: Array<{ src: string; obj: string; extra: string[] }> = [];
   for (const src of m.sources) jobs.push({ src, obj: join(dir, `model_${basename(src, '.c')}.o`), extra: trace ? ['-DTB_TRACE=fw_trace'] : [] });
-  jobs.push({ src: mainSrc, obj: join(dir, 'fw_main.o'), extra: [] });
-  jobs.push({ src: join(tmp, 'fw_frames.c'), obj: join(dir, 'fw_frames.o'), extra: [] });
-  jobs.push({ src: join(fw, 'startup.S'), obj: join(dir, 'startup.o'), extra: [] });
+  const mains = images.map((im) => ({ src: im.src, obj: join(dir, `${im.name}_main.o`), extra: im.defines }));
+  const shared = [{ src: join(tmp, 'fw_frames.c'), obj: join(dir, 'fw_frames.o'), extra: [] }, { src: join(fw, 'startup.S'), obj: join(dir, 'startup.o'), extra: [] }];
+  jobs.push(...mains, ...shared);
   // compile a few at a time (2 cores)
   for (let i = 0; i < jobs.length; i += 4) {
     await Promise.all(
@@ -227,24 +256,28 @@ async function buildFirmware(
         const args = [...common, ...j.extra, '-c', j.src, '-o', j.obj];
         const r = await run(tools.gcc, args, null);
         if (r.status !== 0) throw new VerifyError({ op: OP }, `compile ${basename(j.src)} (${variant})`, 'C that compiles for the target without warnings', `${tools.gcc} ${args.join(' ')}\n${r.stderr.slice(0, 4000)}`);
-        objects.push(j.obj);
       }),
     );
   }
-  const elf = join(dir, 'fw.elf');
-  const mapFile = join(dir, 'fw.map');
+  const modelObjects = jobs.slice(0, m.sources.length).map((j) => j.obj);
+  return Promise.all(images.map((im, i) => link(tools, dir, `${variant}${i > 0 ? ` ${im.name}` : ''}`, cflags, opt, ld, im.name, [...modelObjects, mains[i]!.obj, ...shared.map((j) => j.obj)])));
+}
+
+async function link(tools: ArmTools, dir: string, what: string, cflags: string[], opt: string, ld: string, name: string, objects: string[]): Promise<Built> {
+  const elf = join(dir, `${name}.elf`);
+  const mapFile = join(dir, `${name}.map`);
   const args = [...cflags, opt, '-nostartfiles', '--specs=nano.specs', `-T${ld}`, '-Wl,--gc-sections', `-Wl,-Map=${mapFile}`, ...objects, '-lgcc', '-o', elf];
   const r = await run(tools.gcc, args, null);
   if (r.status !== 0) {
     const over = [...r.stderr.matchAll(/region [`']?(\w+)'? overflowed by (\d+) bytes/g)];
     if (over.length > 0) {
       const detail = over.map((o) => `region '${o[1]}' overflowed by ${o[2]} bytes`).join('; ');
-      throw new VerifyError({ op: OP }, `link (${variant})`, 'firmware that fits the target memory', `${detail}\n${r.stderr.slice(0, 2000)}`);
+      throw new VerifyError({ op: OP }, `link (${what})`, 'firmware that fits the target memory', `${detail}\n${r.stderr.slice(0, 2000)}`);
     }
     if (/leaves too little stack/.test(r.stderr)) {
-      throw new VerifyError({ op: OP }, `link (${variant})`, 'static RAM leaving at least 1024 bytes of stack', r.stderr.slice(0, 2000));
+      throw new VerifyError({ op: OP }, `link (${what})`, 'static RAM leaving at least 1024 bytes of stack', r.stderr.slice(0, 2000));
     }
-    throw new VerifyError({ op: OP }, `link (${variant})`, 'firmware that links', `${tools.gcc} ${args.join(' ')}\n${r.stderr.slice(0, 4000)}`);
+    throw new VerifyError({ op: OP }, `link (${what})`, 'firmware that links', `${tools.gcc} ${args.join(' ')}\n${r.stderr.slice(0, 4000)}`);
   }
   return { elf, map: parseMap(readFileSync(mapFile, 'utf8')) };
 }
@@ -269,45 +302,8 @@ async function weightSymbolBytes(tools: ArmTools, elf: string, name: string): Pr
   return sum;
 }
 
-function reference(graph: Int8Graph, x: Int8Array, exits: boolean): Expected {
-  const traces: Expected['traces'] = [];
-  const out = runGraph(graph, x, { exits, onNode: (_n, index, outputs) => outputs.forEach((d) => traces.push({ node: index, data: d.slice() })) });
-  const ci = graph.outputs.findIndex((o) => o.role === 'concepts');
-  return { traces, out, concepts: ci >= 0 ? (out.outputs[ci] ?? new Int8Array(0)) : new Int8Array(0) };
-}
-
-function firstDiff(a: Int8Array, b: Int8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-function compare(graph: Int8Graph, c: CCase, e: Expected, numConcepts: number): CortexMMismatch | null {
-  const mode = c.mode as CortexMMode;
-  const base = { frame: c.frame, mode };
-  const info = (i: number) => ({ nodeIndex: i, node: graph.nodes[i]?.name ?? null, op: graph.nodes[i]?.op ?? null });
-  const scalar = { nodeIndex: null, node: null, op: null, byte: null };
-  if (c.rc !== 0) return { ...base, field: 'rc', ...scalar, c: c.rc, ts: 0 };
-  const n = Math.max(c.traces.length, e.traces.length);
-  for (let k = 0; k < n; k++) {
-    const ct = c.traces[k];
-    const et = e.traces[k];
-    if (!ct || !et || ct.node !== et.node) return { ...base, field: 'trace order', ...info(et?.node ?? ct!.node), byte: null, c: ct?.node ?? -1, ts: et?.node ?? -1 };
-    const d = firstDiff(ct.data, et.data);
-    if (d >= 0) return { ...base, field: 'trace', ...info(et.node), byte: d, c: ct.data[d] ?? NaN, ts: et.data[d] ?? NaN };
-  }
-  if (c.exitTaken !== e.out.exitTaken) return { ...base, field: 'exitTaken', ...scalar, c: c.exitTaken, ts: e.out.exitTaken };
-  const dl = firstDiff(c.logits, e.out.logits);
-  if (dl >= 0) return { ...base, field: 'logits', ...scalar, byte: dl, c: c.logits[dl] ?? NaN, ts: e.out.logits[dl] ?? NaN };
-  const want = numConcepts > 0 ? (e.out.exitTaken >= 0 ? new Int8Array(numConcepts) : e.concepts) : new Int8Array(0);
-  const dc = firstDiff(c.concepts, want);
-  if (dc >= 0) return { ...base, field: 'concepts', ...scalar, byte: dc, c: c.concepts[dc] ?? NaN, ts: want[dc] ?? NaN };
-  if (c.macs !== e.out.macs >>> 0) return { ...base, field: 'macs', ...scalar, c: c.macs, ts: e.out.macs >>> 0 };
-  return null;
-}
-
 interface CountCase {
-  mode: CortexMMode;
+  mode: VerifyMode;
   frame: number;
   rc: number;
   nodes: number[];
@@ -321,7 +317,11 @@ function parseCounts(text: string, file: string): { cases: CountCase[]; stack: [
     const [k, a, b] = line.split(' ');
     const x = Number(a);
     const y = Number(b);
-    if (k === 'case') cases.push({ mode: x === 0 ? 'full' : 'exits', frame: y, rc: 0, nodes: [] });
+    if (k === 'case') {
+      const mode = MODES[x];
+      if (!mode) throw new DataError({ file }, 'case mode', 'a mode 0-3', line);
+      cases.push({ mode, frame: y, rc: 0, nodes: [] });
+    }
     else if (k === 'rc') cases[cases.length - 1]!.rc = x | 0;
     else if (k === 'node') cases[cases.length - 1]!.nodes.push(y);
     else if (k === 'stack') stack = [x, y];
@@ -385,8 +385,8 @@ async function footprint(
   };
 }
 
-/** The predictionsOnly run: no trace, one full inference per frame, logits back per frame. */
-async function predictionsRun(a: {
+/** What a run needs: the target, the model and frames, the temporary folder and the linker script. */
+interface Job {
   t0: number;
   target: CortexMTarget;
   info: (typeof TARGET_INFO)[CortexMTarget];
@@ -396,69 +396,123 @@ async function predictionsRun(a: {
   options: CortexMOptions;
   tmp: string;
   ld: string;
-  outPath: string;
-  countPath: string;
-  marksPath: string;
   timeout: number;
-}): Promise<CortexMResult> {
-  const { t0, target, info, tools, model, inputs, tmp, outPath, countPath, marksPath, timeout } = a;
-  const { graph, name } = model;
-  const plugin = buildPlugin(OP, tools.hostCC);
-  plugin.catch(() => {});
-  const mainSrc = join(firmwareDir(), 'fw_predict.c');
-  const main = await buildFirmware(tools, tmp, 'O2', model, info.cflags, '-O2', false, a.ld, mainSrc);
-  const os = a.options.sizeAtOs === false ? null : buildFirmware(tools, tmp, 'Os', model, info.cflags, '-Os', false, a.ld, mainSrc);
-  os?.catch(() => {});
-  const mark = await symbolAddress(tools, main.elf, 'tb_mark');
-  const so = await plugin;
-  const tBuild = performance.now();
-  const qemuArgs = ['-M', info.machine, '-cpu', info.cpu, '-nographic', '-monitor', 'none', '-semihosting-config', 'enable=on,target=native', '-kernel', main.elf, '-plugin', `${so},mark=0x${mark.toString(16)},out=${marksPath}`];
-  const ran = run('timeout', ['-k', '5', String(timeout), tools.qemu, ...qemuArgs], null);
-  const expected = inputs.map((x) => runGraph(graph, x, { exits: false }).logits);
-  const r = await ran;
-  const tQemu = performance.now();
+}
+
+interface Ran<T> {
+  /** Per image: the -O2 build and the plugin's running instruction totals, one per tb_mark call. */
+  images: Array<{ built: Built; marks: number[] }>;
+  /** The first image at -Os (code size), when asked for. */
+  os: Promise<Built[]> | null;
+  /** What `reference` returned (computed while QEMU ran). */
+  expected: T;
+  tBuild: number;
+  tQemu: number;
+}
+
+/** Runs one image in QEMU with the instruction-counting plugin; checks it exited with 0 and wrote its files. */
+async function qemuRun(job: Job, im: Image, built: Built, so: string): Promise<number[]> {
+  const { target, info, tools, model, timeout } = job;
+  const mark = await symbolAddress(tools, built.elf, 'tb_mark');
+  const qemuArgs = ['-M', info.machine, '-cpu', info.cpu, '-nographic', '-monitor', 'none', '-semihosting-config', 'enable=on,target=native', '-kernel', built.elf, '-plugin', `${so},mark=0x${mark.toString(16)},out=${im.marksPath}`];
+  const r = await run('timeout', ['-k', '5', String(timeout), tools.qemu, ...qemuArgs], null);
   const cmd = `${tools.qemu} ${qemuArgs.join(' ')}`;
   if (r.status === 124 || r.status === 137) throw new VerifyError({ op: OP }, `QEMU run (${target})`, `the firmware to finish within ${timeout} s`, `timed out\n${cmd}`);
   if (r.status !== 0) {
-    const why = r.status === 0x7f ? ' (fault handler: HardFault or another exception)' : r.status === 0x70 ? ' (could not open the output file via semihosting)' : r.status === 0x71 ? ' (semihosting write failed)' : r.status === 0x72 ? ` (${name}_run_ex returned an error)` : '';
+    const why = r.status === 0x7f ? ' (fault handler: HardFault or another exception)' : r.status === 0x70 ? ' (could not open the output file via semihosting)' : r.status === 0x71 ? ' (semihosting write failed)' : r.status === 0x72 ? ` (${model.name}_run_ex returned an error)` : '';
     throw new VerifyError({ op: OP }, `QEMU run (${target})`, 'the firmware to exit with status 0', `status ${r.status ?? r.signal}${why}\n${cmd}\n${r.stderr.slice(0, 2000)}${r.stdout.toString('utf8').slice(0, 2000)}`);
   }
-  for (const f of [outPath, countPath, marksPath]) if (!existsSync(f)) throw new DataError({ file: f }, 'file', 'written by the firmware / plugin', 'no such file');
-  const bytes = new Int8Array(new Uint8Array(readFileSync(outPath)).buffer);
-  if (bytes.length !== inputs.length * model.outputSize) throw new DataError({ file: outPath }, 'bytes', `${inputs.length} x ${model.outputSize} logits`, bytes.length);
-  const logits = inputs.map((_, f) => bytes.slice(f * model.outputSize, (f + 1) * model.outputSize));
+  for (const f of [im.outPath, im.countPath, im.marksPath]) if (!existsSync(f)) throw new DataError({ file: f }, 'file', 'written by the firmware / plugin', 'no such file');
+  return readFileSync(im.marksPath, 'utf8')
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+}
+
+/**
+ * Builds the images (-O2, TB_TRACE when `trace`; the first also at -Os without it, for the code
+ * size, unless sizeAtOs is false), runs them in QEMU side by side while `reference` computes the
+ * TS side, and checks that each exited with 0 and wrote its files.
+ */
+async function buildAndRun<T>(job: Job, images: readonly Image[], trace: boolean, reference: () => T): Promise<Ran<T>> {
+  const { info, tools, model, tmp, ld } = job;
+  const plugin = buildPlugin(OP, tools.hostCC);
+  plugin.catch(() => {});
+  const built = await buildFirmware(tools, tmp, 'O2', model, info.cflags, '-O2', trace, ld, images);
+  const os = job.options.sizeAtOs === false ? null : buildFirmware(tools, tmp, 'Os', model, info.cflags, '-Os', false, ld, images.slice(0, 1));
+  os?.catch(() => {});
+  const so = await plugin;
+  const tBuild = performance.now();
+  const runs = images.map((im, i) => qemuRun(job, im, built[i]!, so));
+  runs.forEach((r) => r.catch(() => {}));
+  const expected = reference(); // while QEMU runs
+  const settled = await Promise.allSettled(runs); // every run ended before the temporary folder goes
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const tQemu = performance.now();
+  return { images: settled.map((r, i) => ({ built: built[i]!, marks: (r as PromiseFulfilledResult<number[]>).value })), os, expected, tBuild, tQemu };
+}
+
+/** The result: what the run compared and counted (`head`), then flash, RAM and times, then `tail`. */
+async function resultOf<T>(
+  job: Job,
+  ran: Ran<T>,
+  stack: { stackBytes: number; inferenceStackBytes: number },
+  head: Pick<CortexMResult, 'exact' | 'modes' | 'firstMismatch' | 'instructions'>,
+  tail: Pick<CortexMResult, 'logits' | 'predictions' | 'exitsTaken'> = {},
+): Promise<CortexMResult> {
+  const { firstMismatch, ...rest } = head;
+  const osBuilt = ran.os ? (await ran.os)[0]! : null;
+  return {
+    name: job.model.name,
+    target: job.target,
+    machine: job.info.machine,
+    cpu: job.info.cpu,
+    count: job.inputs.length,
+    exact: rest.exact,
+    modes: rest.modes,
+    ...(firstMismatch ? { firstMismatch } : {}),
+    instructions: rest.instructions,
+    ...(await footprint(job.tools, ran.images[0]!.built, osBuilt, job.model, stack)),
+    seconds: { build: (ran.tBuild - job.t0) / 1000, qemu: (ran.tQemu - ran.tBuild) / 1000, total: (performance.now() - job.t0) / 1000 },
+    ...tail,
+  };
+}
+
+/**
+ * The predictionsOnly run: no trace, one inference per frame (full, or with early exits), the
+ * logits and the head that answered back per frame.
+ */
+async function predictionsRun(job: Job, im: Image): Promise<CortexMResult> {
+  const { model, inputs } = job;
+  const exits = job.options.exits === true;
+  const mode = exits ? ('exits' as const) : ('full' as const);
+  const ran = await buildAndRun(job, [im], false, () => inputs.map((x) => runGraph(model.graph, x, { exits })));
+  const expected = ran.expected;
+  const bytes = new Int8Array(new Uint8Array(readFileSync(im.outPath)).buffer);
+  const record = model.outputSize + 1; // logits, then the exit taken
+  if (bytes.length !== inputs.length * record) throw new DataError({ file: im.outPath }, 'bytes', `${inputs.length} x (${model.outputSize} logits + 1 exit byte)`, bytes.length);
+  const logits = inputs.map((_, f) => bytes.slice(f * record, f * record + model.outputSize));
+  const exitsTaken = inputs.map((_, f) => bytes[f * record + model.outputSize]!);
   const predictions = logits.map((l) => l.reduce((best, v, i) => (v > l[best]! ? i : best), 0));
   let exact = 0;
   let firstMismatch: CortexMMismatch | undefined;
   logits.forEach((l, f) => {
-    const d = firstDiff(l, expected[f]!);
-    if (d < 0) exact++;
-    else firstMismatch ??= { frame: f, mode: 'full', field: 'logits', nodeIndex: null, node: null, op: null, byte: d, c: l[d] ?? NaN, ts: expected[f]![d] ?? NaN };
+    const want = expected[f]!;
+    const d = firstDiff(l, want.logits);
+    if (d < 0 && exitsTaken[f] === want.exitTaken) exact++;
+    else if (d >= 0) firstMismatch ??= { frame: f, mode, field: 'logits', nodeIndex: null, node: null, op: null, byte: d, c: l[d] ?? NaN, ts: want.logits[d] ?? NaN };
+    else firstMismatch ??= { frame: f, mode, field: 'exitTaken', nodeIndex: null, node: null, op: null, byte: null, c: exitsTaken[f]!, ts: want.exitTaken };
   });
-  const stack = /^stack (\d+) (\d+)$/m.exec(readFileSync(countPath, 'utf8'));
-  if (!stack) throw new DataError({ file: countPath }, 'stack line', 'the stack high-water marks', 'none');
-  const marks = readFileSync(marksPath, 'utf8')
-    .split('\n')
-    .filter((l) => /^\d+$/.test(l))
-    .map(Number);
-  if (marks.length !== inputs.length * 2) throw new DataError({ file: marksPath }, 'marker calls', `${inputs.length * 2} (2 per inference)`, marks.length);
+  const stack = /^stack (\d+) (\d+)$/m.exec(readFileSync(im.countPath, 'utf8'));
+  if (!stack) throw new DataError({ file: im.countPath }, 'stack line', 'the stack high-water marks', 'none');
+  const marks = ran.images[0]!.marks;
+  if (marks.length !== inputs.length * 2) throw new DataError({ file: im.marksPath }, 'marker calls', `${inputs.length * 2} (2 per inference)`, marks.length);
   const perFrame = inputs.map((_, f) => marks[2 * f + 1]! - marks[2 * f]!);
-  const osBuilt = os ? await os : null;
-  return {
-    name,
-    target,
-    machine: info.machine,
-    cpu: info.cpu,
-    count: inputs.length,
-    exact,
-    modes: ['full'],
-    ...(firstMismatch ? { firstMismatch } : {}),
-    instructions: { full: perFrame.reduce((s, v) => s + v, 0) / perFrame.length, exits: NaN, perFrame, perLayer: [] },
-    ...(await footprint(tools, main, osBuilt, model, { stackBytes: Number(stack[1]), inferenceStackBytes: Number(stack[2]) })),
-    seconds: { build: (tBuild - t0) / 1000, qemu: (tQemu - tBuild) / 1000, total: (performance.now() - t0) / 1000 },
-    logits,
-    predictions,
-  };
+  const average = perFrame.reduce((s, v) => s + v, 0) / perFrame.length;
+  const instructions = { full: exits ? NaN : average, exits: exits ? average : NaN, stream: NaN, perFrame, perLayer: [] };
+  const head = { exact, modes: [mode], firstMismatch, instructions };
+  return resultOf(job, ran, { stackBytes: Number(stack[1]), inferenceStackBytes: Number(stack[2]) }, head, { logits, predictions, ...(exits ? { exitsTaken } : {}) });
 }
 
 /** Builds firmware for `target`, runs it in QEMU on `inputs` and compares every layer with TS. */
@@ -471,111 +525,76 @@ export async function verifyCortexM(outDir: string, inputs: readonly Int8Array[]
   const model = readModelDir(outDir);
   packFrames(OP, inputs, model.inputSize); // validates the frames
   requireArmTools(OP, tools);
-  const { graph, name, numConcepts } = model;
-  const timeout = options.timeoutSeconds ?? 120;
+  const { graph, numConcepts } = model;
 
   const tmp = mkdtempSync(join(tmpdir(), 'tb-cortex-m-'));
   try {
-    const outPath = join(tmp, 'out.bin');
-    const countPath = join(tmp, 'counts.txt');
-    const marksPath = join(tmp, 'marks.txt');
-    writeFileSync(join(tmp, 'fw_config.h'), configHeader(model, inputs.length, outPath, countPath));
+    const fw = firmwareDir();
+    // fw_main.c twice: full and exits (the firmware as it always was), then intervene and stream
+    const predict = options.predictionsOnly === true;
+    const first = predict
+      ? image(tmp, 'predict', join(fw, 'fw_predict.c'), [`-DFW_PREDICT_EXITS=${options.exits === true ? 1 : 0}`])
+      : image(tmp, 'fw', join(fw, 'fw_main.c'));
+    const more = image(tmp, 'more', join(fw, 'fw_main.c'), ['-DFW_MORE_MODES']);
+    writeFileSync(join(tmp, 'fw_config.h'), configHeader(model, inputs.length, first, more));
     writeFileSync(join(tmp, 'fw_frames.c'), framesSource(inputs));
     const flash = { origin: info.flash.origin, length: options.flashBytes ?? info.flash.length };
     const ram = { origin: info.ram.origin, length: options.ramBytes ?? info.ram.length };
     const ld = join(tmp, 'fw.ld');
-    writeFileSync(ld, linkerScript(firmwareDir(), flash, ram));
+    writeFileSync(ld, linkerScript(fw, flash, ram));
+    const job: Job = { t0, target, info, tools, model, inputs, options, tmp, ld, timeout: options.timeoutSeconds ?? 120 };
 
-    if (options.predictionsOnly === true) return await predictionsRun({ t0, target, info, tools, model, inputs, options, tmp, ld, outPath, countPath, marksPath, timeout });
+    if (predict) return await predictionsRun(job, first);
 
-    const plugin = buildPlugin(OP, tools.hostCC);
-    plugin.catch(() => {});
-    const main = await buildFirmware(tools, tmp, 'O2', model, info.cflags, '-O2', true, ld);
-    const os = options.sizeAtOs === false ? null : buildFirmware(tools, tmp, 'Os', model, info.cflags, '-Os', false, ld);
-    os?.catch(() => {});
-    const mark = await symbolAddress(tools, main.elf, 'tb_mark');
-    const so = await plugin;
-    const tBuild = performance.now();
-
-    // the TS reference while QEMU runs
-    const qemuArgs = ['-M', info.machine, '-cpu', info.cpu, '-nographic', '-monitor', 'none', '-semihosting-config', 'enable=on,target=native', '-kernel', main.elf, '-plugin', `${so},mark=0x${mark.toString(16)},out=${marksPath}`];
-    const ran = run('timeout', ['-k', '5', String(timeout), tools.qemu, ...qemuArgs], null);
-    const expected = inputs.map((x) => ({ full: reference(graph, x, false), exits: reference(graph, x, true) }));
-    const r = await ran;
-    const tQemu = performance.now();
-    const cmd = `${tools.qemu} ${qemuArgs.join(' ')}`;
-    if (r.status === 124 || r.status === 137) throw new VerifyError({ op: OP }, `QEMU run (${target})`, `the firmware to finish within ${timeout} s`, `timed out\n${cmd}`);
-    if (r.status !== 0) {
-      const why = r.status === 0x7f ? ' (fault handler: HardFault or another exception)' : r.status === 0x70 ? ' (could not open the output file via semihosting)' : r.status === 0x71 ? ' (semihosting write failed)' : '';
-      throw new VerifyError({ op: OP }, `QEMU run (${target})`, 'the firmware to exit with status 0', `status ${r.status ?? r.signal}${why}\n${cmd}\n${r.stderr.slice(0, 2000)}${r.stdout.toString('utf8').slice(0, 2000)}`);
-    }
-    for (const f of [outPath, countPath, marksPath]) if (!existsSync(f)) throw new DataError({ file: f }, 'file', 'written by the firmware / plugin', 'no such file');
-
-    // compare
-    const parsed = parseHarnessOutput(new Uint8Array(readFileSync(outPath)), `Cortex-M firmware output (${target})`);
-    const want = [model.inputSize, model.outputSize, numConcepts, graph.nodes.length];
-    const got = [parsed.inputSize, parsed.outputSize, parsed.numConcepts, parsed.numNodes];
-    if (want.some((v, k) => v !== got[k])) throw new DataError({ file: join(model.dir, `${name}_model.h`) }, 'INPUT_SIZE, OUTPUT_SIZE, NUM_CONCEPTS, NUM_NODES', want.join(', '), got.join(', '));
-    if (parsed.cases.length !== inputs.length * 2) throw new DataError({ file: outPath }, 'cases', `${inputs.length * 2}`, parsed.cases.length);
-    let exact = 0;
-    let firstMismatch: CortexMMismatch | undefined;
-    for (let f = 0; f < inputs.length; f++) {
-      let ok = true;
-      for (const [k, mode] of (['full', 'exits'] as const).entries()) {
-        const c = parsed.cases[f * 2 + k]!;
-        const m = compare(graph, c, expected[f]![mode], numConcepts);
-        if (m) {
-          ok = false;
-          firstMismatch ??= m;
-        }
-      }
-      if (ok) exact++;
-    }
+    // the cases of the host harness, compared as verifyHost compares them
+    const modes = modesFor(numConcepts);
+    const imageModes = [modes.filter((m) => m === 'full' || m === 'exits'), modes.filter((m) => m !== 'full' && m !== 'exits')];
+    const images = [first, more];
+    const ran = await buildAndRun(job, images, true, () => referenceCases(graph, inputs, numConcepts, modes));
+    const what = `Cortex-M firmware output (${target})`;
+    const outputs = images.map((im, i) => {
+      const parsed = parseHarnessOutput(new Uint8Array(readFileSync(im.outPath)), `${what}, ${im.name}`);
+      checkHarnessOutput(parsed, model, inputs.length, imageModes[i]!, `${what}, ${im.name}`);
+      return parsed;
+    });
+    const output = { ...outputs[0]!, cases: outputs.flatMap((o) => o.cases) };
+    const { exact, firstMismatch } = compareRuns(graph, modes, inputs.length, [{ output, extra: {}, what }], ran.expected);
 
     // instructions: marks = running totals at each tb_mark call; per case: start, one per trace, end
-    const counts = parseCounts(readFileSync(countPath, 'utf8'), countPath);
-    const marks = readFileSync(marksPath, 'utf8')
-      .split('\n')
-      .filter((l) => /^\d+$/.test(l))
-      .map(Number);
-    const needMarks = counts.cases.reduce((s, c) => s + c.nodes.length + 2, 0);
-    if (marks.length !== needMarks) throw new DataError({ file: marksPath }, 'marker calls', `${needMarks} (2 per inference + 1 per traced node)`, marks.length);
-    let p = 0;
-    const perFrame: number[] = [];
-    const exitsCounts: number[] = [];
+    const totals = new Map<VerifyMode, number[]>(modes.map((m) => [m, []]));
     const layerSums = new Map<number, number>();
-    for (const c of counts.cases) {
-      const s = marks.slice(p, p + c.nodes.length + 2);
-      p += c.nodes.length + 2;
-      const total = s[s.length - 1]! - s[0]!;
-      if (c.mode === 'full') {
-        perFrame.push(total);
-        c.nodes.forEach((node, j) => layerSums.set(node, (layerSums.get(node) ?? 0) + (s[j + 1]! - s[j]!)));
-      } else exitsCounts.push(total);
-    }
-    const avg = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+    const stack = { stackBytes: 0, inferenceStackBytes: 0 };
+    images.forEach((im, i) => {
+      const counts = parseCounts(readFileSync(im.countPath, 'utf8'), im.countPath);
+      const need = inputs.length * imageModes[i]!.length;
+      if (counts.cases.length !== need) throw new DataError({ file: im.countPath }, 'cases', `${need}`, counts.cases.length);
+      const marks = ran.images[i]!.marks;
+      const needMarks = counts.cases.reduce((s, c) => s + c.nodes.length + 2, 0);
+      if (marks.length !== needMarks) throw new DataError({ file: im.marksPath }, 'marker calls', `${needMarks} (2 per inference + 1 per traced node)`, marks.length);
+      let p = 0;
+      for (const c of counts.cases) {
+        const s = marks.slice(p, p + c.nodes.length + 2);
+        p += c.nodes.length + 2;
+        totals.get(c.mode)?.push(s[s.length - 1]! - s[0]!);
+        if (c.mode === 'full') c.nodes.forEach((node, j) => layerSums.set(node, (layerSums.get(node) ?? 0) + (s[j + 1]! - s[j]!)));
+      }
+      // the deepest of the images (they share the startup code and the model)
+      stack.stackBytes = Math.max(stack.stackBytes, counts.stack[0]);
+      stack.inferenceStackBytes = Math.max(stack.inferenceStackBytes, counts.stack[1]);
+    });
+    const perFrame = totals.get('full')!;
+    const avg = (mode: VerifyMode) => {
+      const v = totals.get(mode) ?? [];
+      return v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+    };
     const perLayer = [...layerSums.entries()].map(([nodeIndex, sum]) => ({
       nodeIndex,
       node: graph.nodes[nodeIndex]?.name ?? `#${nodeIndex}`,
       op: graph.nodes[nodeIndex]?.op ?? '?',
       instructions: sum / Math.max(1, perFrame.length),
     }));
-
-    // sizes
-    const osBuilt = os ? await os : null;
-    return {
-      name,
-      target,
-      machine: info.machine,
-      cpu: info.cpu,
-      count: inputs.length,
-      exact,
-      modes: ['full', 'exits'],
-      ...(firstMismatch ? { firstMismatch } : {}),
-      instructions: { full: avg(perFrame), exits: avg(exitsCounts), perFrame, perLayer },
-      ...(await footprint(tools, main, osBuilt, model, { stackBytes: counts.stack[0], inferenceStackBytes: counts.stack[1] })),
-      seconds: { build: (tBuild - t0) / 1000, qemu: (tQemu - tBuild) / 1000, total: (performance.now() - t0) / 1000 },
-    };
+    const instructions = { full: avg('full'), exits: avg('exits'), stream: avg('stream'), ...(numConcepts > 0 ? { intervene: avg('intervene') } : {}), perFrame, perLayer };
+    return await resultOf(job, ran, stack, { exact, modes, firstMismatch, instructions });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -585,9 +604,5 @@ export async function verifyCortexM(outDir: string, inputs: readonly Int8Array[]
 export function formatCortexMLine(result: CortexMResult): string {
   const n = Math.round(result.instructions.full).toLocaleString('en-US');
   const line = `verify ${result.target}: ${result.exact}/${result.count} bit-exact, ${n} instructions/inference`;
-  const m = result.firstMismatch;
-  if (!m) return line;
-  const at = m.nodeIndex !== null ? `node ${m.nodeIndex} ${m.node} (${m.op})` : m.field;
-  const byte = m.byte !== null ? ` byte ${m.byte}` : '';
-  return `${line}; first mismatch: frame ${m.frame}, ${m.mode}, ${at}${byte}: C ${m.c} vs TS ${m.ts}`;
+  return result.firstMismatch ? `${line}; first mismatch: ${describeMismatch(result.firstMismatch)}` : line;
 }
