@@ -239,6 +239,14 @@ interface Built {
 }
 
 /** Compiles the model, the frames and the startup code once, and each image's main; links one ELF per image. */
+/** Promise.all that waits for every promise to settle before rejecting (nothing still writes into the temporary folder). */
+async function allSettled<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 async function buildFirmware(tools: ArmTools, tmp: string, variant: string, m: ModelDir, cflags: string[], opt: string, trace: boolean, ld: string, images: readonly Image[]): Promise<Built[]> {
   const fw = firmwareDir();
   const dir = join(tmp, variant);
@@ -251,7 +259,7 @@ async function buildFirmware(tools: ArmTools, tmp: string, variant: string, m: M
   jobs.push(...mains, ...shared);
   // compile a few at a time (2 cores)
   for (let i = 0; i < jobs.length; i += 4) {
-    await Promise.all(
+    await allSettled(
       jobs.slice(i, i + 4).map(async (j) => {
         const args = [...common, ...j.extra, '-c', j.src, '-o', j.obj];
         const r = await run(tools.gcc, args, null);
@@ -260,7 +268,7 @@ async function buildFirmware(tools: ArmTools, tmp: string, variant: string, m: M
     );
   }
   const modelObjects = jobs.slice(0, m.sources.length).map((j) => j.obj);
-  return Promise.all(images.map((im, i) => link(tools, dir, `${variant}${i > 0 ? ` ${im.name}` : ''}`, cflags, opt, ld, im.name, [...modelObjects, mains[i]!.obj, ...shared.map((j) => j.obj)])));
+  return allSettled(images.map((im, i) => link(tools, dir, `${variant}${i > 0 ? ` ${im.name}` : ''}`, cflags, opt, ld, im.name, [...modelObjects, mains[i]!.obj, ...shared.map((j) => j.obj)])));
 }
 
 async function link(tools: ArmTools, dir: string, what: string, cflags: string[], opt: string, ld: string, name: string, objects: string[]): Promise<Built> {
@@ -438,7 +446,13 @@ async function buildAndRun<T>(job: Job, images: readonly Image[], trace: boolean
   const { info, tools, model, tmp, ld } = job;
   const plugin = buildPlugin(OP, tools.hostCC);
   plugin.catch(() => {});
-  const built = await buildFirmware(tools, tmp, 'O2', model, info.cflags, '-O2', trace, ld, images);
+  let built: Built[];
+  try {
+    built = await buildFirmware(tools, tmp, 'O2', model, info.cflags, '-O2', trace, ld, images);
+  } catch (e) {
+    await plugin.catch(() => {});
+    throw e;
+  }
   const os = job.options.sizeAtOs === false ? null : buildFirmware(tools, tmp, 'Os', model, info.cflags, '-Os', false, ld, images.slice(0, 1));
   os?.catch(() => {});
   const so = await plugin;
@@ -446,11 +460,15 @@ async function buildAndRun<T>(job: Job, images: readonly Image[], trace: boolean
   const runs = images.map((im, i) => qemuRun(job, im, built[i]!, so));
   runs.forEach((r) => r.catch(() => {}));
   const expected = reference(); // while QEMU runs
-  const settled = await Promise.allSettled(runs); // every run ended before the temporary folder goes
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  let marks: number[][];
+  try {
+    marks = await allSettled(runs); // every run ended before the temporary folder goes
+  } catch (e) {
+    await os?.catch(() => {}); // and the -Os build too
+    throw e;
+  }
   const tQemu = performance.now();
-  return { images: settled.map((r, i) => ({ built: built[i]!, marks: (r as PromiseFulfilledResult<number[]>).value })), os, expected, tBuild, tQemu };
+  return { images: marks.map((m, i) => ({ built: built[i]!, marks: m })), os, expected, tBuild, tQemu };
 }
 
 /** The result: what the run compared and counted (`head`), then flash, RAM and times, then `tail`. */
@@ -596,7 +614,7 @@ export async function verifyCortexM(outDir: string, inputs: readonly Int8Array[]
     const instructions = { full: avg('full'), exits: avg('exits'), stream: avg('stream'), ...(numConcepts > 0 ? { intervene: avg('intervene') } : {}), perFrame, perLayer };
     return await resultOf(job, ran, stack, { exact, modes, firstMismatch, instructions });
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
