@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '@tinyblocks/core/base';
 import { runtimeDir } from '@tinyblocks/export-c';
 import {
   type Conv2dNode,
@@ -78,15 +79,10 @@ export function kernelMacs(c: KernelCase): number {
 
 // ---------------------------------------------------------------- random cases
 
-/** xorshift32: uniform doubles in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+/** Uniform doubles in [0, 1) from core's seeded Rng. */
+function rng(seed: number): () => number {
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
