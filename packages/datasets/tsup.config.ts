@@ -1,3 +1,4 @@
 import { library } from '@tinyblocks/tsconfig/tsup';
 
-export default library();
+// ./browser: the entry without Node modules (web pages); shared modules stay one copy
+export default library(['src/index.ts', 'src/browser.ts'], { splitting: true });

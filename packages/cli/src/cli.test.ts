@@ -7,7 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { run } from './cli.js';
 import { formatDuration, ProgressBar } from './progress.js';
 
-const bin = path.resolve(import.meta.dirname, '../dist/bin.js');
+const pkgDir = path.resolve(import.meta.dirname, '..');
+/** The command npm links as `tinyblocks` (package.json bin). */
+const bin = path.join(pkgDir, (JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { bin: { tinyblocks: string } }).bin.tinyblocks);
 const HAS_CC = spawnSync(process.env.CC ?? 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyblocks-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -157,6 +159,25 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('error: ');
   }, 300_000);
+});
+
+describe('the tinyblocks command', () => {
+  it('is a file that exists before any build, so npm ci in a fresh clone links it', () => {
+    const rel = path.relative(pkgDir, bin);
+    expect(rel.startsWith('dist')).toBe(false);
+    const tracked = spawnSync('git', ['ls-files', '--error-unmatch', rel], { cwd: pkgDir, encoding: 'utf8' });
+    expect(tracked.status, `${rel} must be committed`).toBe(0);
+    expect(fs.statSync(bin).mode & 0o111).not.toBe(0);
+  });
+
+  it('says to build first when dist/ is missing (exit 1)', () => {
+    const copy = path.join(tmp, 'unbuilt', 'bin');
+    fs.mkdirSync(copy, { recursive: true });
+    fs.copyFileSync(bin, path.join(copy, path.basename(bin)));
+    const r = spawnSync(process.execPath, [path.join(copy, path.basename(bin)), '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('not built yet (no dist/bin.js): run `npm run build`');
+  });
 });
 
 describe('progress bar', () => {

@@ -4,7 +4,7 @@
  * bottleneck models. The README justifies each entry.
  */
 import { DataError } from '@tinyblocks/core/base';
-import { FASHION_MNIST_CLASSES } from './fashion-mnist.js';
+import { FASHION_MNIST_CLASSES } from './classes.js';
 
 export const FASHION_CONCEPTS = [
   'upper body', // covers the torso

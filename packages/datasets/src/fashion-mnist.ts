@@ -2,24 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, requireOneOf, requirePositiveInt } from '@tinyblocks/core/base';
-import { IDX_IMAGES, IDX_LABELS, readIdx } from './idx.js';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_COLS, FASHION_MNIST_ROWS } from './classes.js';
+import { IDX_IMAGES, IDX_LABELS } from './idx.js';
+import { readIdx } from './read-idx.js';
 import { dataDir } from './paths.js';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
-
-export const FASHION_MNIST_ROWS = 28;
-export const FASHION_MNIST_COLS = 28;
 /** The Debian package `dataset-fashion-mnist` installs the full set here. */
 export const FASHION_MNIST_SYSTEM_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_MNIST_DIR_ENV = 'TINYBLOCKS_FASHION_MNIST_DIR';

@@ -1,9 +1,10 @@
 /**
  * IDX files (the MNIST / Fashion-MNIST format): a big-endian header, then uint8 data.
  * magic 0x00000803 = uint8 images [count, rows, cols]; 0x00000801 = uint8 labels [count].
- * Gzipped files (magic bytes 1f 8b) are inflated first.
+ * Gzipped files (magic bytes 1f 8b) are inflated first: synchronously with node:zlib
+ * (`readIdx`, read-idx.ts), or with the web's DecompressionStream (`decodeIdx`, here: browsers
+ * and Node alike). This file needs no Node module.
  */
-import { gunzipSync } from 'node:zlib';
 import { DataError } from '@tinyblocks/core/base';
 
 export const IDX_IMAGES = 0x803;
@@ -27,16 +28,13 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Parses IDX bytes (gzipped or not). Every problem is a DataError naming `file` and the field. */
-export function readIdx(bytes: Uint8Array, file: string, expect: IdxExpect = {}): IdxData {
-  let raw = bytes;
-  if (isGzip(bytes)) {
-    try {
-      raw = new Uint8Array(gunzipSync(bytes));
-    } catch (err) {
-      throw new DataError({ file }, 'gzip', 'a complete gzip stream', (err as Error).message, 'truncated or corrupt file');
-    }
-  }
+export function gzipError(file: string, err: unknown): DataError {
+  return new DataError({ file }, 'gzip', 'a complete gzip stream', (err as Error).message, 'truncated or corrupt file');
+}
+
+/** Parses inflated IDX bytes. Every problem is a DataError naming `file` and the field. */
+export function parseIdx(raw: Uint8Array, file: string, expect: IdxExpect = {}): IdxData {
+  if (isGzip(raw)) throw new DataError({ file }, 'bytes', 'inflated IDX bytes (readIdx or decodeIdx inflate gzip)', 'gzip data');
   if (raw.length < 8) throw new DataError({ file }, 'header', 'at least 8 bytes', raw.length);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const magic = view.getUint32(0, false);
@@ -65,6 +63,19 @@ export function readIdx(bytes: Uint8Array, file: string, expect: IdxExpect = {})
     );
   }
   return { magic, dims, data: raw.subarray(header) };
+}
+
+/** IDX bytes, gzipped or not, inflated with DecompressionStream (browsers, Node >= 18). */
+export async function decodeIdx(bytes: Uint8Array, file: string, expect: IdxExpect = {}): Promise<IdxData> {
+  if (!isGzip(bytes)) return parseIdx(bytes, file, expect);
+  let raw: Uint8Array;
+  try {
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    raw = new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (err) {
+    throw gzipError(file, err);
+  }
+  return parseIdx(raw, file, expect);
 }
 
 /** Builds an (uncompressed) IDX file: the inverse of readIdx. */

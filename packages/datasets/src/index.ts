@@ -1,13 +1,12 @@
-export { readIdx, writeIdx, isGzip, IDX_IMAGES, IDX_LABELS, type IdxData, type IdxExpect } from './idx.js';
+export { parseIdx, decodeIdx, writeIdx, isGzip, IDX_IMAGES, IDX_LABELS, type IdxData, type IdxExpect } from './idx.js';
+export { readIdx } from './read-idx.js';
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_ROWS, FASHION_MNIST_COLS } from './classes.js';
 export {
   loadFashionMnist,
   readFashionMnistDir,
   fullSetDir,
   subsetDir,
-  FASHION_MNIST_CLASSES,
   FASHION_MNIST_FILES,
-  FASHION_MNIST_ROWS,
-  FASHION_MNIST_COLS,
   FASHION_MNIST_SYSTEM_DIR,
   FASHION_MNIST_DIR_ENV,
   type FashionMnist,

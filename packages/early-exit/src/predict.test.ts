@@ -140,6 +140,30 @@ describe.each(BACKENDS)('earlyExitPredict on %s', (backend) => {
     x.dispose();
   });
 
+  it('one threshold per exit head: each head decides with its own, as applyThresholds replays', async () => {
+    await useBackend(backend);
+    const model = multiExitModel();
+    const x = tensorFrom(randomArray(N * 72, 5), [N, 6, 6, 2]);
+    const ref = allExits(model, x);
+    // head 0's median confidence lets about half leave at head 0; head 1 takes every sample left (0)
+    const conf0 = ref[0]!.map(maxProbability).sort((a, b) => a - b);
+    const thresholds = [conf0[N / 2]!, 0];
+    const res = earlyExitPredict(model, x, { rule: 'confidence', threshold: thresholds });
+    const expected = ref[0]!.map((p) => (maxProbability(p) >= thresholds[0]! ? 0 : 1));
+    expect(res.samples.map((s) => s.exitIndex)).toEqual(expected);
+    expect(res.exitHistogram[2]).toBe(0);
+    expect(res.exitHistogram[0]).toBeGreaterThan(0);
+    expect(res.exitHistogram[1]).toBeGreaterThan(0);
+    const labels = ref[2]!.map(argMax);
+    const replay = applyThresholds(headProbabilities(model, x, labels), thresholds);
+    expect(res.exitHistogram).toEqual(replay.exitHistogram);
+    expect(res.averageMacs).toBeCloseTo(replay.averageMacs, 9);
+    expect(() => earlyExitPredict(model, x, { rule: 'confidence', threshold: [0.5] })).toThrow(
+      'earlyExitPredict: threshold: expected a number or one per exit head (2), got [0.5]',
+    );
+    x.dispose();
+  });
+
   it('explicit heads: skipped heads are never evaluated', async () => {
     await useBackend(backend);
     const model = multiExitModel();

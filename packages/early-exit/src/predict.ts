@@ -13,7 +13,8 @@ import { type ExitRule, type ExitRuleName, exitRule } from './rules.js';
 
 export interface EarlyExitOptions {
   rule: ExitRuleName;
-  threshold: number;
+  /** One threshold for every exit head, or one per exit head (the final classifier takes the rest). */
+  threshold: number | number[];
   /** Layers producing exit logits, in order, the last being the final classifier. Default: every
    *  EarlyExitHead in graph order, then the layer producing the model's (first non-head) output. */
   heads?: string[];
@@ -135,10 +136,19 @@ const argMax = (row: ArrayLike<number>): number => {
   return best;
 };
 
+/** The exit rule of each of `exits` heads: one threshold for all, or one per head. */
+function headRules(options: EarlyExitOptions, exits: number): ExitRule[] {
+  const t = options?.threshold;
+  const first = exitRule({ rule: options?.rule, threshold: Array.isArray(t) ? (t[0] ?? 0) : t });
+  if (!Array.isArray(t)) return new Array<ExitRule>(exits).fill(first);
+  if (t.length !== exits) throw new ConfigError({ op: 'earlyExitPredict' }, 'threshold', `a number or one per exit head (${exits})`, t);
+  return t.map((threshold) => exitRule({ rule: options.rule, threshold }));
+}
+
 /** Runs the model exit by exit on x, dropping the samples that exit from the batch. */
 export function earlyExitPredict(model: LayersModel, x: tf.Tensor | tf.Tensor[], options: EarlyExitOptions): EarlyExitResult {
-  const rule = exitRule(options);
   const plan = makePlan(model, options.heads);
+  const rules = headRules(options, plan.heads.length - 1);
   const inputs = Array.isArray(x) ? x : [x];
   const batch = inputs[0]!.shape[0]!;
   const samples: SamplePrediction[] = new Array(batch);
@@ -160,7 +170,7 @@ export function earlyExitPredict(model: LayersModel, x: tf.Tensor | tf.Tensor[],
       const stay: number[] = [];
       active.forEach((sample, row) => {
         const probs = p.slice(row * k, (row + 1) * k);
-        if (h === last || rule(probs)) {
+        if (h === last || rules[h]!(probs)) {
           samples[sample] = { prediction: argMax(probs), exitIndex: h, probabilities: probs, macs: plan.exitMacs[h]! };
         } else stay.push(row);
       });

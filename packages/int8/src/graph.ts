@@ -10,6 +10,7 @@
  *   TypeScript kernel and its C emission.
  */
 import { DataError, describe as describeValue } from '@tinyblocks/core/base';
+import { base64ToBytes, bytesToBase64 } from './base64.js';
 
 export const INT8_GRAPH_FORMAT = 'tinyblocks-int8-graph';
 export const INT8_GRAPH_VERSION = 1;
@@ -89,7 +90,7 @@ export function serializeGraph(graph: Int8Graph): string {
       const t = typedName(value);
       if (t === null) return value;
       const a = value as Int8Array;
-      return { [`$${t}`]: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64') };
+      return { [`$${t}`]: bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) };
     },
     1,
   );
@@ -109,11 +110,16 @@ export function parseGraph(text: string, file = 'int8 graph'): Int8Graph {
         const keys = Object.keys(value);
         if (keys.length === 1 && keys[0]!.startsWith('$') && keys[0]!.slice(1) in TYPED) {
           const name = keys[0]!.slice(1) as TypedName;
-          const bytes = Buffer.from(String((value as Record<string, unknown>)[keys[0]!]), 'base64');
+          const text = String((value as Record<string, unknown>)[keys[0]!]);
+          let bytes: Uint8Array<ArrayBuffer>;
+          try {
+            bytes = base64ToBytes(text);
+          } catch {
+            throw new DataError(where, keys[0]!, 'base64 text', text.length > 40 ? `${text.slice(0, 40)}...` : text);
+          }
           const Ctor = TYPED[name];
           if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) throw new DataError(where, keys[0]!, `a multiple of ${Ctor.BYTES_PER_ELEMENT} bytes`, bytes.byteLength);
-          const copy = new Uint8Array(bytes); // aligned copy
-          return new Ctor(copy.buffer, 0, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
+          return new Ctor(bytes.buffer, 0, bytes.byteLength / Ctor.BYTES_PER_ELEMENT); // fresh, aligned buffer
         }
       }
       return value;
