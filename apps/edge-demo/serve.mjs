@@ -26,10 +26,11 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-export function build() {
+/** vite build (which also runs `tinyblocks export` for the report and int8 graph: assets.ts). */
+export function build({ quiet = false } = {}) {
   const vite = join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build'], { cwd: here, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`vite build failed (exit ${r.status ?? r.error?.message})`);
+  const r = spawnSync(process.execPath, [vite, 'build'], { cwd: here, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`vite build failed (exit ${r.status ?? r.error?.message})${quiet ? `\n${r.stdout}${r.stderr}` : ''}`);
 }
 
 export function startServer({ port = 0, host = '127.0.0.1', root = DIST } = {}) {

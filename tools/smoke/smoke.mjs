@@ -1,7 +1,8 @@
 // npm pack every public package, install the tarballs into a fresh project outside the repo,
 // and from plain Node (one ESM and one CommonJS script) build a small model with every block,
 // train one step on wasm, save it, load it back and compare the outputs; then run the installed
-// tinyblocks CLI on the shipped model.
+// tinyblocks CLI on the shipped model; then what a web page imports (@tinyblocks/datasets/browser,
+// and the int8 graph's JSON and interpreter with Node's Buffer deleted).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -66,7 +67,23 @@ try {
   const verified = run(bin, ['verify', 'c-export', '--target', 'host', '--count', '5', '--data', 'subset'], app).trim().split('\n').pop();
   if (verified !== 'verify host: 5/5 bit-exact') throw new Error(`tinyblocks verify from the tarballs: ${verified}`);
   console.log(`cli: tinyblocks export + verify from the tarballs: ${verified}`);
-  console.log('smoke: 4 passed, 0 failed');
+  // what a web page imports: datasets/browser, and the int8 graph's JSON with Node's Buffer gone
+  const web = (load) => `
+const labelsFile = 'node_modules/@tinyblocks/datasets/data/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz';
+const bytes = new Uint8Array(fs.readFileSync(labelsFile));
+const graphText = fs.readFileSync('c-export/reference.int8.json', 'utf8');
+const ds = ${load('@tinyblocks/datasets/browser')};
+const int8 = ${load('@tinyblocks/int8')};
+const labels = await ds.decodeIdx(bytes, labelsFile, { magic: ds.IDX_LABELS });
+delete globalThis.Buffer; // (Node's own DecompressionStream needs it: gone only for the graph)
+const graph = int8.parseGraph(graphText, 'reference.int8.json');
+const out = int8.runGraph(graph, new Int8Array(784).fill(-128));
+if (labels.dims[0] !== 2000 || out.logits.length !== 10) throw new Error('browser entries: unexpected result');
+console.log(\`\${FLAVOUR}: datasets/browser read \${labels.dims[0]} labels (first: \${ds.FASHION_MNIST_CLASSES[labels.data[0]]}), without Buffer int8 parseGraph + runGraph ran \${graph.nodes.length} nodes\`);`;
+  fs.writeFileSync(path.join(app, 'web.mjs'), `import * as fs from 'node:fs';\nconst FLAVOUR = 'esm';\n${web((m) => `await import('${m}')`)}`);
+  fs.writeFileSync(path.join(app, 'web.cjs'), `const fs = require('node:fs');\nconst FLAVOUR = 'cjs';\n(async () => {${web((m) => `require('${m}')`)}\n})().catch((e) => { console.error(e); process.exit(1); });`);
+  for (const script of ['web.mjs', 'web.cjs']) process.stdout.write(run(process.execPath, [script], app));
+  console.log('smoke: 5 passed, 0 failed');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
