@@ -35,7 +35,7 @@ export async function computeCurve(model: DemoModel, images: Uint8Array, labels:
   const exits = probs.probabilities.length - 1;
   const at = (t: number[]) => applyThresholds(probs, t);
   const points = CURVE_THRESHOLDS.map((t) => ({ threshold: t, ...at(new Array<number>(exits).fill(t)) }));
-  const tuned = { threshold: NaN, thresholds: [...model.tunedThresholds], ...at(model.tunedThresholds) };
+  const tuned = { thresholds: [...model.tunedThresholds], ...at(model.tunedThresholds) };
   const curve: ExitCurve = {
     images: total,
     heads: probs.heads,

@@ -40,13 +40,13 @@ export class Int8Model {
   }
 
   /** A clip through a stream (delta state kept between frames): per frame the prediction and delta_dense MACs. */
-  stream(clip: ArrayLike<number>, frames: number): Array<{ predicted: number; macs: number; denseMacs: number }> | null {
+  stream(clip: Uint8Array, frames: number): Array<{ predicted: number; macs: number; denseMacs: number }> | null {
     const at = this.graph.nodes.findIndex((n) => n.op === 'delta_dense');
     if (at < 0) return null;
     const denseMacs = OPS.get('delta_dense')!.macs(this.graph.nodes[at]!, this.graph);
     const s = createStream(this.graph);
     return Array.from({ length: frames }, (_, t) => {
-      const r = s.run(this.codes(Array.prototype.slice.call(clip, t * 784, (t + 1) * 784)));
+      const r = s.run(this.codes(clip.subarray(t * 784, (t + 1) * 784)));
       return { predicted: argmax(r.logits), macs: r.nodeMacs[at]!, denseMacs };
     });
   }

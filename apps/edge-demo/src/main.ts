@@ -9,7 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend, type BackendName } from '@tinyblocks/core';
 import { decodeIdx, FASHION_MNIST_CLASSES, IDX_IMAGES, IDX_LABELS, type IdxExpect } from '@tinyblocks/datasets/browser';
 import { ConceptPanel } from './concepts.js';
-import { $, bar, esc, int, paint } from './dom.js';
+import { $, argmax, bar, esc, int, paint } from './dom.js';
 import { DrawingPad } from './draw.js';
 import { computeCurve, ExitPanel } from './exits.js';
 import { Int8Model } from './int8.js';
@@ -103,13 +103,12 @@ async function main(): Promise<void> {
     const px = Array.from(pixels);
     const f = await model.predict(px);
     const early = model.earlyExit(px, exitPanel.thresholds());
-    const predicted = f.probabilities.indexOf(Math.max(...f.probabilities));
     const p: Prediction = {
       source,
       index,
       label: index === null ? null : labels.data[index]!,
       pixels: px,
-      predicted,
+      predicted: argmax(f.probabilities),
       ...f,
       early,
       int8: int8?.run(px) ?? null,

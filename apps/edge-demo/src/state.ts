@@ -61,7 +61,8 @@ export interface ExitCurve {
   fullModelMacs: number;
   /** One common threshold for both exit heads per point; 'never' is 1.01. */
   points: SweepPoint[];
-  tuned: SweepPoint & { thresholds: number[] };
+  /** The model's tuned thresholds, one per exit head. */
+  tuned: Omit<SweepPoint, 'threshold'> & { thresholds: number[] };
   /** Accuracy of the final classifier alone (no exits). */
   finalAccuracy: number;
   ms: number;
