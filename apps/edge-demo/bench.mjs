@@ -17,7 +17,7 @@ const TARGET_MS = 1500;
 const kB = (n) => `${(n / 1024).toFixed(1)} kB`;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-console.log('== edge demo (apps/edge-demo): production build');
+console.log('## Edge demo (apps/edge-demo): production build, then headless Chromium');
 const t0 = performance.now();
 build({ quiet: true });
 const buildSeconds = (performance.now() - t0) / 1000;
