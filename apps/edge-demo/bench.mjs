@@ -32,7 +32,7 @@ const walk = (dir) => {
 };
 walk(DIST);
 const group = (rel) =>
-  rel.endsWith('.js') ? 'javascript' : rel.endsWith('.wasm') ? 'wasm' : rel.startsWith('data/') ? 'test images (2,000) + labels' : rel.endsWith('.int8.json') || rel.endsWith('report.json') ? 'int8 graph + export report' : rel.startsWith('model/') ? 'float model' : 'html';
+  rel.endsWith('.js') ? 'javascript' : rel.endsWith('-simd.wasm') ? 'wasm, SIMD build (the one loaded)' : rel.endsWith('.wasm') ? 'wasm, plain build (no-SIMD browsers)' : rel.startsWith('data/') ? 'test images (2,000) + labels' : rel.endsWith('.int8.json') || rel.endsWith('report.json') ? 'int8 graph + export report' : rel.startsWith('model/') ? 'float model' : 'html';
 const sizes = new Map();
 for (const file of files) {
   const rel = relative(DIST, file);

@@ -8,7 +8,7 @@ import { CONCEPT_TABLE, FASHION_MNIST_CLASSES } from '@tinyblocks/datasets/brows
 import { $, argmax, bar, esc } from './dom.js';
 import type { Int8Model } from './int8.js';
 import type { DemoModel } from './model.js';
-import type { PageState, Prediction } from './state.js';
+import type { Intervention, PageState, Prediction } from './state.js';
 
 const name = (k: number) => esc(FASHION_MNIST_CLASSES[k]!);
 
@@ -16,6 +16,7 @@ export class ConceptPanel {
   private current: Prediction | null = null;
   /** Bumped per apply(): only the latest one writes its result. */
   private seq = 0;
+  private int8Before: { p: Prediction; predicted: number } | null = null;
   int8: Int8Model | null = null;
 
   constructor(private readonly state: PageState, private readonly model: DemoModel) {
@@ -53,10 +54,13 @@ export class ConceptPanel {
     const after = await this.model.intervene(p.pixels, values);
     if (this.current !== p || seq !== this.seq) return; // another image or setting came meanwhile
     const predicted = argmax(after.logits);
-    const int8 = this.int8 && p.int8 ? (() => {
-      const logits = this.int8!.intervene(p.pixels, values);
-      return { before: argmax(this.int8!.intervene(p.pixels, {})), after: argmax(logits), logits };
-    })() : null;
+    let int8: Intervention['int8'] = null;
+    if (this.int8 && p.int8) {
+      // the int8 final classifier without interventions: once per image
+      if (this.int8Before?.p !== p) this.int8Before = { p, predicted: argmax(this.int8.intervene(p.pixels, {})) };
+      const logits = this.int8.intervene(p.pixels, values);
+      int8 = { before: this.int8Before.predicted, after: argmax(logits), logits };
+    }
     this.state.intervention = { index: p.index, values, before: { predicted: p.predicted, logits: p.logits }, after: { predicted, ...after }, int8 };
     const set = Object.entries(values).map(([j, v]) => `"${esc(this.model.conceptNames[Number(j)]!)}" = ${v}`).join(', ');
     $('interventionResult').innerHTML = Object.keys(values).length === 0

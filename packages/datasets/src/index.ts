@@ -1,6 +1,7 @@
-export { parseIdx, decodeIdx, writeIdx, isGzip, IDX_IMAGES, IDX_LABELS, type IdxData, type IdxExpect } from './idx.js';
+// Everything a web page can use (no Node module) ...
+export * from './browser.js';
+// ... and what reads files from disk.
 export { readIdx } from './read-idx.js';
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_ROWS, FASHION_MNIST_COLS } from './classes.js';
 export {
   loadFashionMnist,
   readFashionMnistDir,
@@ -14,13 +15,4 @@ export {
   type Split,
   type Source,
 } from './fashion-mnist.js';
-export { FASHION_CONCEPTS, CONCEPT_TABLE, conceptsForLabels } from './concepts.js';
-export {
-  movingFashionMnist,
-  movingFashionMnistClips,
-  type MovingOptions,
-  type MovingFashionMnistOptions,
-  type ClipOptions,
-  type Clips,
-} from './moving.js';
 export { packageRoot, dataDir, findPackageRoot } from './paths.js';
