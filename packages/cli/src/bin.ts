@@ -1,11 +1,15 @@
-import { run } from './cli.js';
+import { reportError, run } from './cli.js';
 
-run(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+const io = { stdout: process.stdout, stderr: process.stderr };
+const debug = process.argv.includes('--debug');
+// anything thrown outside run()'s own catch (a stray callback) ends the same way: one line, no stack
+const fail = (err: unknown) => {
+  process.exitCode = reportError(err, io, debug);
+  process.exit();
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+run(process.argv.slice(2), io).then((code) => {
+  process.exitCode = code;
+}, fail);

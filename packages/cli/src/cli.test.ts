@@ -29,20 +29,20 @@ describe('tinyblocks CLI: bad input', () => {
     expect(noOut.code).toBe(2);
     expect(noOut.err).toContain('tinyblocks train: --out: expected an output directory, got undefined');
     const arch = await cli('train', '--arch', 'resnet', '--out', path.join(tmp, 'x'));
-    expect(arch.err).toContain('train: arch: expected one of reference, reference-wide, reference-small, got "resnet"');
+    expect(arch.err).toContain('tinyblocks train: --arch: expected one of reference, reference-wide, reference-small, got "resnet"');
     expect(arch.code).toBe(2);
     const opt = await cli('train', '--epoch', '1');
     expect(opt.code).toBe(2);
     expect(opt.err).toContain("tinyblocks train: --epoch");
     const epochs = await cli('train', '--epochs', '0', '--out', path.join(tmp, 'x'));
-    expect(epochs.err).toContain('--epochs: expected an integer >= 1, got "0"');
+    expect(epochs.err).toContain('--epochs: expected an integer from 1 to 10,000, got "0"');
     expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
 
   it('eval names the missing or corrupt file', async () => {
     const missing = await cli('eval', path.join(tmp, 'nothing'));
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/nothing\/model\.json: file: expected a model\.json file/);
+    expect(missing.err).toMatch(/nothing: folder: expected a model folder \(model\.json \+ weights\), got "no such folder"/);
     const corrupt = path.join(tmp, 'corrupt');
     fs.cpSync(shippedModelDir(), corrupt, { recursive: true });
     fs.truncateSync(path.join(corrupt, 'weights.bin'), 100);
@@ -58,7 +58,7 @@ describe('tinyblocks CLI: train, eval, info, demo', () => {
     const trained = await cli('train', '--arch', 'reference-small', '--epochs', '1', '--data', 'subset', '--limit', '256', '--batch', '32', '--out', out);
     expect(trained.err).toContain('epoch 1/1 [');
     expect(trained.code).toBe(0);
-    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
+    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'tinyblocks-manifest.json', 'weights.bin']);
     const trainAcc = /accuracy: (0\.\d{4}) on 2000 images/.exec(trained.out);
     expect(trainAcc).not.toBeNull();
     const evaluated = await cli('eval', out, '--data', 'subset');

@@ -173,6 +173,9 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     delete json.weightsManifest;
     fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+    await expectRefused(dir, /model\.json: tinyblocksIntegrity: expected model\.json as tinyblocks saved it/); // the edit is noticed
+    delete json.tinyblocksIntegrity;
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
     await expectRefused(dir, /model\.json: weightsManifest: expected/);
   }, 60_000);
 
@@ -196,7 +199,7 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
   it('verify on a folder that is not an export', async () => {
     const r = await cli('verify', tmp, '--target', 'host');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/int8\.json: file: expected exactly one <name>\.int8\.json/);
+    expect(r.err).toMatch(/tinyblocks-manifest\.json: file: expected the manifest of a C export written by tinyblocks export, got "no such file"/);
     const target = await cli('verify', first, '--target', 'cortex-m99');
     expect(target.code).toBe(2);
     expect(target.err).toContain('target');

@@ -11,16 +11,33 @@ function whereText(where: Where): string {
   return where.op;
 }
 
+/** At most this much of a value goes into a message (a compiler's diagnostics fit; a 1.5 MB array does not). */
+const MAX_GOT = 4000;
+
+/** A value as a short string for messages: at most 4,000 characters, 20 items, nesting shown to 3 levels. */
 export function describe(value: unknown): string {
+  const text = describeAt(value, 0);
+  return text.length > MAX_GOT ? `${text.slice(0, MAX_GOT)}… (${text.length.toLocaleString('en-US')} characters)` : text;
+}
+
+function describeAt(value: unknown, depth: number): string {
   if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  if (typeof value === 'string') return JSON.stringify(value.length > MAX_GOT ? `${value.slice(0, MAX_GOT)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (depth >= 3) return Array.isArray(value) ? '[…]' : '{…}';
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+    const items = Array.from((value as ArrayLike<unknown>) as unknown[]).slice(0, 20);
+    const n = (value as ArrayLike<unknown>).length;
+    return `[${items.map((v) => describeAt(v, depth + 1)).join(', ')}${n > 20 ? `, … (${n.toLocaleString('en-US')} items)` : ''}]`;
   }
+  if (typeof value === 'object') {
+    const keys = Object.keys(value as object);
+    const parts = keys.slice(0, 10).map((k) => `${JSON.stringify(k)}:${describeAt((value as Record<string, unknown>)[k], depth + 1)}`);
+    return `{${parts.join(',')}${keys.length > 10 ? `,… (${keys.length} keys)` : ''}}`;
+  }
+  return String(value);
 }
 
 /** Base class of every error tinyblocks throws on purpose. */

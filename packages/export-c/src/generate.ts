@@ -129,7 +129,7 @@ export function generateC(graph: Int8Graph, options: GenerateOptions = {}): Gene
       graph,
       tensor: (id) => tensorExpr(id, node.name),
       data(suffix, type, values) {
-        if (!(type in C_TYPES) || type === undefined) throw new DataError({ layer: node.name }, `data ${suffix}`, 'int8_t, uint8_t, int16_t or int32_t', type);
+        if (type === undefined || !Object.hasOwn(C_TYPES, type)) throw new DataError({ layer: node.name }, `data ${suffix}`, 'int8_t, uint8_t, int16_t or int32_t', type);
         const { min, max } = C_TYPES[type];
         for (let i = 0; i < values.length; i++) {
           const v = values[i]!;

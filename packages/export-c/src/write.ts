@@ -1,29 +1,28 @@
 /**
- * Writing an export folder atomically (core's writeDirAtomic: a temporary sibling renamed into
- * place), so a failure never leaves a half-written folder. An existing folder is replaced only
- * when it is empty or holds a previous export (its report.json says so): a user's unrelated
- * folder is never deleted.
+ * Writing an export folder with core's writeOutDir: files staged inside the folder and renamed
+ * into place (a failure leaves the previous export whole), listed with their SHA-256 in
+ * tinyblocks-manifest.json. An existing folder is written into only when it is empty or holds a
+ * previous C export (its manifest says so, not a report.json anyone can fake); files the user
+ * added to it are kept, files of ours the user changed make it refuse (unless `force`).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { ConfigError } from '@tinyblocks/core/base';
-import { writeDirAtomic } from '@tinyblocks/core/node';
-import { EXPORT_REPORT_FORMAT } from './report.js';
+import { checkOutDir, type OutDirState, writeOutDir } from '@tinyblocks/core/node';
 
+export const EXPORT_KIND = 'c-export';
 const FILE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
 
-function isPreviousExport(dir: string): boolean {
-  const file = join(dir, 'report.json');
-  if (!existsSync(file)) return false;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown })?.format === EXPORT_REPORT_FORMAT;
-  } catch {
-    return false;
-  }
+export interface WriteExportOptions {
+  /** Overwrite files of a previous export that the user changed (files the user added are always kept). */
+  force?: boolean;
 }
 
-/** Writes `generated.files` into `outDir` (all or nothing); returns the absolute folder path. */
-export function writeExport(outDir: string, generated: { files: Record<string, string> }): string {
+/** The cheap check before any work: can `outDir` take an export without losing anything? */
+export function checkExportDir(outDir: string, options: WriteExportOptions = {}, names?: readonly string[]): OutDirState {
+  return checkOutDir(outDir, { kind: EXPORT_KIND, ...(options.force ? { force: true } : {}) }, names);
+}
+
+/** Writes `generated.files` into `outDir` (see above); returns the absolute folder path. */
+export function writeExport(outDir: string, generated: { files: Record<string, string> }, options: WriteExportOptions = {}): string {
   const where = { op: 'writeExport' };
   if (typeof outDir !== 'string' || outDir === '') throw new ConfigError(where, 'outDir', 'a folder path', outDir);
   const files = generated?.files;
@@ -32,20 +31,5 @@ export function writeExport(outDir: string, generated: { files: Record<string, s
   for (const name of Object.keys(files)) {
     if (!FILE_NAME.test(name)) throw new ConfigError(where, 'generated.files', 'plain file names (letters, digits, _ . -)', name);
   }
-  const dir = resolve(outDir);
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new ConfigError({ file: dir }, 'outDir', 'a folder (or a path that does not exist yet)', 'an existing file');
-    const entries = readdirSync(dir);
-    if (entries.length > 0 && !isPreviousExport(dir)) {
-      throw new ConfigError(
-        { file: dir },
-        'outDir',
-        'a new or empty folder, or a previous tinyblocks C export (with its report.json)',
-        `a folder with ${entries.length} other entr${entries.length === 1 ? 'y' : 'ies'} (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''})`,
-        'choose another folder or remove it yourself',
-      );
-    }
-  }
-  writeDirAtomic(dir, files);
-  return dir;
+  return writeOutDir(outDir, files, { kind: EXPORT_KIND, ...(options.force ? { force: true } : {}) }).dir;
 }

@@ -108,7 +108,7 @@ export function parseGraph(text: string, file = 'int8 graph'): Int8Graph {
     raw = JSON.parse(text, (_key, value: unknown) => {
       if (value && typeof value === 'object' && !Array.isArray(value)) {
         const keys = Object.keys(value);
-        if (keys.length === 1 && keys[0]!.startsWith('$') && keys[0]!.slice(1) in TYPED) {
+        if (keys.length === 1 && keys[0]!.startsWith('$') && Object.hasOwn(TYPED, keys[0]!.slice(1))) {
           const name = keys[0]!.slice(1) as TypedName;
           const text = String((value as Record<string, unknown>)[keys[0]!]);
           let bytes: Uint8Array<ArrayBuffer>;

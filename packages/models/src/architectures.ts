@@ -24,7 +24,7 @@ export const ARCHITECTURES: Record<string, Architecture> = {
 };
 
 export function buildArchitecture(name: string, seed = 1): { model: tfl.LayersModel; info: ModelInfo } {
-  const arch = ARCHITECTURES[name];
+  const arch = Object.hasOwn(ARCHITECTURES, name) ? ARCHITECTURES[name] : undefined;
   if (!arch) throw new ConfigError({ op: 'train' }, 'arch', `one of ${Object.keys(ARCHITECTURES).join(', ')}`, name);
   return arch.build(seed);
 }

@@ -16,6 +16,8 @@ export {
   type QuantizeImagesOptions,
   type Int8EvalResult,
   type Int8HeadAccuracy,
+  BLANK_IMAGE_RANGE,
+  checkCalibrationImages,
 } from './int8.js';
 export {
   fineTuneQat,

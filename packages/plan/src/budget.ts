@@ -27,7 +27,7 @@ export const BOARDS: Readonly<Record<string, Board>> = {
 
 /** The BOARDS entry by name; ConfigError listing the presets otherwise. */
 export function boardPreset(name: string): Board {
-  const b = BOARDS[name];
+  const b = typeof name === 'string' && Object.hasOwn(BOARDS, name) ? BOARDS[name] : undefined;
   if (!b) throw new ConfigError({ op: 'board' }, '--board', `one of ${Object.keys(BOARDS).join(', ')}`, name);
   return b;
 }

@@ -197,6 +197,11 @@ export function calibrateModel(model: tfl.LayersModel, batches: Iterable<tf.Tens
   const observe = (name: string, values: ArrayLike<number>) => {
     let o = ranges.get(name);
     if (!o) ranges.set(name, (o = createObserver(method, options.percentile !== undefined ? { percentile: options.percentile } : {})));
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new DataError({ layer: name.split('/')[0]! }, `output '${name}' on calibration batch ${done + 1}`, 'finite values', String(values[i]), 'the float model overflows on the calibration data: check its weights and the input scaling');
+      }
+    }
     o.observe(values);
   };
   let done = 0;
@@ -432,7 +437,7 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         else if (cls === 'ReLU') fn = ACTIVATIONS['relu'];
         else {
           fnName = activationName(layer);
-          fn = ACTIVATIONS[fnName];
+          fn = Object.hasOwn(ACTIVATIONS, fnName) ? ACTIVATIONS[fnName] : undefined;
           if (!fn) throw new ConfigError({ layer: name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')}`, fnName);
         }
         const { i, inInfo } = io();

@@ -1,13 +1,12 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { countModel, initBackend } from '@tinyblocks/core';
-import { loadModel } from '@tinyblocks/core/node';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '@tinyblocks/datasets';
-import { generateC, writeExport } from '@tinyblocks/export-c';
+import { EXPORT_KIND, generateC, writeExport } from '@tinyblocks/export-c';
 import { defaultExitThreshold, evaluate, evaluateInt8, imageCodes, modelInfo, quantizeWithImages, shippedModelDir } from '@tinyblocks/models';
 import { CORTEX_M_INSTALL, missingCortexMTools, VerifyError, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { intOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { loadUserModel, outFolder, print, type Io } from '../io.js';
 import { deltaStreamReport, earlyExitReport, int8DeltaStreamReport, int8EarlyExitReport, int8InterventionReport, interventionReport, layerTable } from '../reports.js';
 import { exportTotals } from './export.js';
 
@@ -15,18 +14,19 @@ export const DEMO_HELP = `tinyblocks demo [--out <dir>] [--count N]
   the shipped reference model on the shipped Fashion-MNIST subset (no download): layers, accuracy,
   early exits, a concept intervention and the delta layer on a moving stream; then the same model
   in int8 (post-training quantization), exported as C and verified bit-exact on this machine
-  --out     where the C code goes (default: <tmp>/tinyblocks-demo/reference)
+  --out     where the C code goes (default: <tmp>/tinyblocks-demo/export; new, empty or a previous export)
   --count   test images compiled C is verified on (default 200)
   With arm-none-eabi-gcc and qemu-system-arm installed it also runs the firmware on an emulated
   Cortex-M4 (20 images) and reports flash, RAM, stack and executed instructions.`;
 
 export async function demo(argv: string[], io: Io): Promise<number> {
   const { values } = parse('demo', argv, { out: { type: 'string' }, count: { type: 'string' } });
-  const outDir = values.out ?? path.join(os.tmpdir(), 'tinyblocks-demo', 'reference');
-  const count = intOption('demo', 'count', values.count, 200);
+  const outDir = values.out ?? path.join(os.tmpdir(), 'tinyblocks-demo', 'export');
+  const count = intOption('demo', 'count', values.count, 200, 1, 10_000);
+  outFolder('demo', { out: outDir }, EXPORT_KIND); // refused before any work when it is not ours
   await initBackend('wasm');
   const dir = shippedModelDir();
-  const model = await loadModel(dir);
+  const model = await loadUserModel(dir, io);
   const info = modelInfo(model);
   const set = loadFashionMnist({ split: 'test', source: 'subset' });
   print(io, `tinyblocks demo: the shipped ${info.arch} model (${dir}), backend wasm`, '', layerTable(countModel(model)), '');

@@ -1,10 +1,9 @@
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
-import { loadModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { defaultExitThreshold, evaluate, evaluateInt8, holdOut, modelInfo, quantizeWithImages } from '@tinyblocks/models';
 import { OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { choiceOption, intOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { loadUserModel, print, type Io } from '../io.js';
 import { earlyExitReport, int8EarlyExitReport } from '../reports.js';
 
 export const EVAL_HELP = `tinyblocks eval <model dir> [--data test|subset] [--backend wasm|cpu] [--int8 [--method percentile|minmax] [--equalize on|off]]
@@ -27,10 +26,10 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks eval' }, '<model dir>', 'one model directory', positionals);
   const backend = choiceOption<BackendName>('eval', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const data = choiceOption('eval', 'data', values.data, ['test', 'subset'] as const, 'test');
-  const limit = values.limit === undefined ? undefined : intOption('eval', 'limit', values.limit, 1);
-  const from = intOption('eval', 'from', values.from, 0, 0);
+  const limit = values.limit === undefined ? undefined : intOption('eval', 'limit', values.limit, 1, 1, 100_000);
+  const from = intOption('eval', 'from', values.from, 0, 0, 100_000);
   await initBackend(backend);
-  const model = await loadModel(positionals[0]!);
+  const model = await loadUserModel(positionals[0]!, io);
   const info = modelInfo(model);
   const source = values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset';
   const loaded = loadFashionMnist({ split: 'test', source, ...(limit ? { limit: from + limit } : {}) });

@@ -1,11 +1,10 @@
-import * as path from 'node:path';
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
-import { loadModel, saveModel } from '@tinyblocks/core/node';
+import { saveModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { applyThresholds, POOLINGS, type Pooling } from '@tinyblocks/early-exit';
 import { evaluate, exitProbabilities, holdOut, infoMetadata, modelInfo, retrainExits, tuneExitThresholds, type ExitHeadSpec } from '@tinyblocks/models';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { keptLine, loadUserModel, outFolder, print, type Io } from '../io.js';
 import { formatDuration, ProgressBar } from '../progress.js';
 import { table } from '../table.js';
 
@@ -22,7 +21,8 @@ export const EXITS_HELP = `tinyblocks retrain-exits <model dir> --out <dir> [--p
   --lr        peak learning rate (default 3e-3, cosine decay)
   --data      subset (default: the shipped 3,000 + 2,000 images) | full (Debian dataset)
   --backend   wasm | cpu (default wasm)
-  --seed      initial head weights and shuffling (default 1)`;
+  --seed      initial head weights and shuffling (default 1)
+  --out       new, empty, or a model saved there before; --force overwrites files of it you changed`;
 
 /** "a,b" -> one value per exit head (one value: every head). */
 function perHead<T>(name: string, text: string | undefined, heads: number, parseOne: (s: string) => T): Array<T | undefined> {
@@ -38,23 +38,25 @@ export async function exitsCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('retrain-exits', argv, {
     out: { type: 'string' }, pooling: { type: 'string' }, grid: { type: 'string' }, epochs: { type: 'string' }, 'max-loss': { type: 'string' },
     tune: { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
+    force: { type: 'boolean' },
   });
   const where = { op: 'tinyblocks retrain-exits' };
   if (positionals.length !== 1) throw new ConfigError(where, '<model dir>', 'one model directory', positionals);
-  if (!values.out) throw new ConfigError(where, '--out', 'an output directory', values.out);
-  const epochs = intOption('retrain-exits', 'epochs', values.epochs, 6);
+  const epochs = intOption('retrain-exits', 'epochs', values.epochs, 6, 1, 10_000);
   const maxLoss = numberOption('retrain-exits', 'max-loss', values['max-loss'], 0.003);
   if (!(maxLoss >= 0 && maxLoss < 1)) throw new ConfigError(where, '--max-loss', 'an accuracy loss in [0, 1)', maxLoss);
-  const learningRate = numberOption('retrain-exits', 'lr', values.lr, 3e-3);
-  const seed = intOption('retrain-exits', 'seed', values.seed, 1);
+  const learningRate = numberOption('retrain-exits', 'lr', values.lr, 3e-3, { min: 0, max: 10, openLow: true });
+  const seed = intOption('retrain-exits', 'seed', values.seed, 1, 0, 2 ** 31 - 1);
   const source = choiceOption('retrain-exits', 'data', values.data, ['subset', 'full'] as const, 'subset');
   const backend = choiceOption<BackendName>('retrain-exits', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
+  const out = outFolder('retrain-exits', values, 'model');
   await initBackend(backend);
-  const model = await loadModel(positionals[0]!);
+  const model = await loadUserModel(positionals[0]!, io);
   const info = modelInfo(model);
   const exitCount = info.outputRoles.filter((r) => r === 'exit').length;
+  if (exitCount === 0) throw new ConfigError(where, '<model dir>', 'a model with early-exit heads', `${info.arch} (outputs: ${info.outputRoles.join(', ')})`);
   const pooling = perHead('pooling', values.pooling, exitCount, (s) => choiceOption<Pooling>('retrain-exits', 'pooling', s, POOLINGS, 'mix'));
-  const grid = perHead('grid', values.grid, exitCount, (s) => intOption('retrain-exits', 'grid', s, 1));
+  const grid = perHead('grid', values.grid, exitCount, (s) => intOption('retrain-exits', 'grid', s, 1, 1, 64));
   const heads: ExitHeadSpec[] = pooling.map((p, i) => ({ ...(p ? { pooling: p } : {}), ...(grid[i] ? { grid: grid[i] } : {}) }));
 
   const train = loadFashionMnist({ split: 'train', source });
@@ -78,7 +80,7 @@ export async function exitsCommand(argv: string[], io: Io): Promise<number> {
   const newInfo = { ...info, exitThresholds: tuned.thresholds };
   // keeps what the model said about its training; the evaluation (every test image, as train writes it) is new
   const whole = evaluate(r.model, info, allTest);
-  await saveModel(r.model, values.out, {
+  await saveModel(r.model, out.dir, {
     ...(model.getUserDefinedMetadata() ?? {}),
     evaluation: { split: 'test', source: allTest.source, count: whole.count, accuracy: whole.accuracy, heads: whole.heads },
     ...infoMetadata(newInfo, {
@@ -87,13 +89,14 @@ export async function exitsCommand(argv: string[], io: Io): Promise<number> {
         evaluation: { split: 'test', images: `${tuneCount}-${allTest.count - 1}`, heads: after.heads, earlyExit: { thresholds: tuned.thresholds, ...onTest, saved: 1 - onTest.averageMacs / tuned.worstCaseMacs } },
       },
     }),
-  });
+  }, { force: out.force });
   const rows = before.heads.map((h, i) => {
     const head = r.heads.find((x) => x.name === h.name);
     return [h.name, h.role, head ? `${head.pooling}, grid ${head.grid}` : '(unchanged)', h.accuracy.toFixed(4), after.heads[i]!.accuracy.toFixed(4)];
   });
   print(io,
-    `retrained ${r.heads.length} exit heads: ${r.steps} steps in ${formatDuration(r.seconds)} on ${train.count} ${source} training images; saved ${path.resolve(values.out)}`,
+    `retrained ${r.heads.length} exit heads: ${r.steps} steps in ${formatDuration(r.seconds)} on ${train.count} ${source} training images; saved ${out.dir}`,
+    ...keptLine(out),
     `accuracy on test images ${tuneCount}-${allTest.count - 1} (${test.count}, not used for tuning):`,
     table(['head', 'role', 'pooling', 'before', 'after'], rows),
     `thresholds tuned on test images 0-${tuneCount - 1} (max loss ${maxLoss}): ${tuned.thresholds.map((t) => (t <= 1 ? String(t) : 'never')).join(', ')}`,

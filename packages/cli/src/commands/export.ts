@@ -1,14 +1,13 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DataError, initBackend, type BackendName } from '@tinyblocks/core';
-import { loadModel } from '@tinyblocks/core/node';
+import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
+import { readFileBounded } from '@tinyblocks/core/node';
 import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
-import { generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
+import { EXPORT_KIND, generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
 import { defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
 import { OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
-import { choiceOption, intOption, numberOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { choiceOption, intOption, parse, thresholdsOption } from '../args.js';
+import { keptLine, loadUserModel, outFolder, print, type Io } from '../io.js';
 import { ProgressBar } from '../progress.js';
 import { table } from '../table.js';
 
@@ -17,7 +16,9 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
   <name>_model.h, <name>_model.c, <name>_model_data.c, the runtime kernels, <name>.int8.json
   (the int8 graph, for verify), report.json, and what you copy into your firmware: a Makefile,
   a CMakeLists.txt and a main.c example calling the API.
-  --out             output directory (written atomically; an existing export is replaced)
+  --out             output directory: new, empty, or a previous export (updated; files you added
+                    are kept; files of the export you changed make it stop, unless --force)
+  --force           overwrite files of a previous export that you changed
   --name            C name prefix (default: the model's name)
   --calib           calibration images: subset (default, the Fashion-MNIST subset shipped in
                     @tinyblocks/datasets), train (the full training set), or an IDX images file
@@ -44,8 +45,8 @@ export function budgetOption(values: { board?: string; sram?: string; flash?: st
 function calibrationSet(spec: string): ImageSet {
   if (spec === 'subset') return loadFashionMnist({ split: 'train', source: 'subset' });
   if (spec === 'train') return loadFashionMnist({ split: 'train', source: 'full' });
-  if (!fs.existsSync(spec)) throw new DataError({ file: spec }, '--calib', "'subset', 'train' or an IDX images file", 'no such file');
-  const idx = readIdx(new Uint8Array(fs.readFileSync(spec)), spec, { dims: [null, 28, 28] });
+  const bytes = readFileBounded(spec, { what: "'subset', 'train' or an IDX images file (--calib)", maxBytes: 1 << 30 });
+  const idx = readIdx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), spec, { dims: [null, 28, 28] });
   const count = idx.dims[0]!;
   return { images: idx.data, labels: new Uint8Array(count), count };
 }
@@ -73,24 +74,28 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('export', argv, {
     out: { type: 'string' }, name: { type: 'string' }, calib: { type: 'string' }, 'calib-count': { type: 'string' },
     method: { type: 'string' }, 'exit-threshold': { type: 'string' }, backend: { type: 'string' },
-    board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' },
+    board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' }, force: { type: 'boolean' },
   });
+  // every cheap check first: flags, budget, name, the output folder; then the model; then calibration
+  const where = { op: 'tinyblocks export' };
+  if (positionals.length !== 1) throw new ConfigError(where, '<model dir>', 'one model directory', positionals);
   const budget = budgetOption(values);
-  if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks export' }, '<model dir>', 'one model directory', positionals);
-  if (!values.out) throw new ConfigError({ op: 'tinyblocks export' }, '--out', 'an output directory', values.out);
   const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const method = choiceOption('export', 'method', values.method, OBSERVER_METHODS, 'percentile');
-  const calibCount = intOption('export', 'calib-count', values['calib-count'], 500);
-  const thresholds = values['exit-threshold']?.split(',').map((t) => numberOption('export', 'exit-threshold', t.trim(), 0.99));
-  if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(values.name)) {
-    throw new ConfigError({ op: 'tinyblocks export' }, '--name', 'a C identifier', values.name);
+  const calibCount = intOption('export', 'calib-count', values['calib-count'], 500, 1, 100_000);
+  if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(values.name)) {
+    throw new ConfigError(where, '--name', 'a C identifier of at most 64 characters', values.name);
   }
+  const out = outFolder('export', values, EXPORT_KIND);
   await initBackend(backend);
   const modelDir = positionals[0]!;
-  const model = await loadModel(modelDir);
+  const model = await loadUserModel(modelDir, io);
   const info = modelInfo(model);
-  const exitThreshold = thresholds ? (thresholds.length === 1 ? thresholds[0]! : thresholds) : defaultExitThreshold(info);
+  const exitHeads = info.outputRoles.filter((r) => r === 'exit').length;
+  const thresholds = thresholdsOption('export', values['exit-threshold'], exitHeads);
+  const exitThreshold = thresholds ?? defaultExitThreshold(info);
   const calib = calibrationSet(values.calib ?? 'subset');
+  if (values['calib-count'] !== undefined && calibCount > calib.count) throw new ConfigError(where, '--calib-count', `at most the ${calib.count} calibration images available`, calibCount);
   const bar = new ProgressBar(io.stderr);
   const started = performance.now();
   const graph = quantizeWithImages(model, calib, {
@@ -104,7 +109,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   if (budget) {
     checkBudget({ name: graph.name, arenaBytes: report.totals.arenaBytes, stateBytes: report.totals.stateBytes, flashDataBytes: report.totals.flashDataBytes, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
   }
-  writeExport(values.out, generated);
+  writeExport(values.out!, generated, { force: out.force });
   print(io,
     `quantized ${info.arch} to int8 (${method} calibration on ${Math.min(calibCount, calib.count)} images) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     '',
@@ -112,7 +117,8 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     '',
     ...exportTotals(report),
     ...(budget ? [`fits ${budget.source}: SRAM ${(report.totals.arenaBytes + report.totals.stateBytes).toLocaleString('en-US')} of ${budget.sramBytes?.toLocaleString('en-US') ?? 'any'} bytes, weights ${report.totals.flashDataBytes.toLocaleString('en-US')} of ${budget.flashBytes?.toLocaleString('en-US') ?? 'any'} bytes of flash`] : []),
-    `wrote ${Object.keys(generated.files).length} files to ${path.resolve(values.out)}`,
+    `wrote ${Object.keys(generated.files).length} files to ${out.dir}`,
+    ...keptLine(out),
   );
   return 0;
 }

@@ -1,8 +1,7 @@
 import { ConfigError, countModel, initBackend } from '@tinyblocks/core';
-import { loadModel } from '@tinyblocks/core/node';
 import { modelInfo } from '@tinyblocks/models';
 import { parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { loadUserModel, print, type Io } from '../io.js';
 import { layerTable } from '../reports.js';
 
 export const INFO_HELP = `tinyblocks info <model dir>
@@ -12,7 +11,7 @@ export async function infoCommand(argv: string[], io: Io): Promise<number> {
   const { positionals } = parse('info', argv, {});
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks info' }, '<model dir>', 'one model directory', positionals);
   await initBackend('cpu');
-  const model = await loadModel(positionals[0]!);
+  const model = await loadUserModel(positionals[0]!, io);
   const info = modelInfo(model);
   print(io, `${positionals[0]} (${info.arch}), outputs: ${info.outputRoles.join(', ')}`, '', layerTable(countModel(model)));
   return 0;

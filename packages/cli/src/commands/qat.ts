@@ -1,10 +1,9 @@
-import * as path from 'node:path';
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
-import { loadModel, saveModel } from '@tinyblocks/core/node';
+import { saveModel } from '@tinyblocks/core/node';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { evaluate, evaluateInt8, fineTuneQat, infoMetadata, modelInfo, quantizeWithImages } from '@tinyblocks/models';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { keptLine, loadUserModel, outFolder, print, type Io } from '../io.js';
 import { formatDuration, ProgressBar } from '../progress.js';
 
 export const QAT_HELP = `tinyblocks qat <model dir> --out <dir> [--epochs 1] [--lr 3e-4] [--data subset|full]
@@ -12,20 +11,22 @@ export const QAT_HELP = `tinyblocks qat <model dir> --out <dir> [--epochs 1] [--
   (straight-through estimator), saves the float model, and reports float and int8 accuracy
   (post-training quantization + the TypeScript integer reference) before and after.
   --data      subset (default: the shipped 3,000 + 2,000 images) | full (Debian dataset)
-  --backend   wasm | cpu (default wasm)`;
+  --backend   wasm | cpu (default wasm)
+  --out       new, empty, or a model saved there before (the input folder itself is fine);
+              --force overwrites files of it you changed`;
 
 export async function qatCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('qat', argv, {
-    out: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' },
+    out: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' }, force: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks qat' }, '<model dir>', 'one model directory', positionals);
-  if (!values.out) throw new ConfigError({ op: 'tinyblocks qat' }, '--out', 'an output directory', values.out);
-  const epochs = intOption('qat', 'epochs', values.epochs, 1);
-  const learningRate = numberOption('qat', 'lr', values.lr, 3e-4);
+  const epochs = intOption('qat', 'epochs', values.epochs, 1, 1, 10_000);
+  const learningRate = numberOption('qat', 'lr', values.lr, 3e-4, { min: 0, max: 10, openLow: true });
   const source = choiceOption('qat', 'data', values.data, ['subset', 'full'] as const, 'subset');
   const backend = choiceOption<BackendName>('qat', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
+  const out = outFolder('qat', values, 'model');
   await initBackend(backend);
-  const model = await loadModel(positionals[0]!);
+  const model = await loadUserModel(positionals[0]!, io);
   const info = modelInfo(model);
   const train = loadFashionMnist({ split: 'train', source });
   const test = loadFashionMnist({ split: 'test', source });
@@ -44,9 +45,10 @@ export async function qatCommand(argv: string[], io: Io): Promise<number> {
   });
   const after = measure();
   const { evaluation: _stale, ...kept } = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>; // weights changed
-  await saveModel(model, values.out, { ...kept, ...infoMetadata(info, { qat: { command: `tinyblocks qat ${argv.join(' ')}`, epochs, learningRate, source, steps: summary.steps } }) });
+  await saveModel(model, out.dir, { ...kept, ...infoMetadata(info, { qat: { command: `tinyblocks qat ${argv.join(' ')}`, epochs, learningRate, source, steps: summary.steps } }) }, { force: out.force });
   print(io,
-    `QAT: ${summary.steps} steps in ${formatDuration(summary.seconds)} on ${train.count} ${source} images; saved ${path.resolve(values.out)}`,
+    `QAT: ${summary.steps} steps in ${formatDuration(summary.seconds)} on ${train.count} ${source} images; saved ${out.dir}`,
+    ...keptLine(out),
     `accuracy on ${test.count} test images: float ${before.float.toFixed(4)} -> ${after.float.toFixed(4)}, int8 ${before.int8.toFixed(4)} -> ${after.int8.toFixed(4)}`,
   );
   return 0;

@@ -1,12 +1,12 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@tinyblocks/core';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { imageCodes } from '@tinyblocks/models';
 import { boardPreset, checkBudget, planArena } from '@tinyblocks/plan';
+import { generateC } from '@tinyblocks/export-c';
 import { CORTEX_M_TARGET_INFO, CORTEX_M_TARGETS, type CortexMTarget, readModelDir, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { choiceOption, intOption, parse } from '../args.js';
-import { print, type Io } from '../io.js';
+import { print, warn, type Io } from '../io.js';
 import { table } from '../table.js';
 import { budgetOption } from './export.js';
 
@@ -33,16 +33,21 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks verify' }, '<out dir>', 'one export directory', positionals);
   const board = values.board === undefined ? undefined : boardPreset(values.board);
   const target = choiceOption('verify', 'target', values.target, TARGETS, board ? board.core : 'host');
-  const count = intOption('verify', 'count', values.count, 100);
+  const count = intOption('verify', 'count', values.count, 100, 1, 100_000);
   const data = choiceOption('verify', 'data', values.data, ['test', 'subset'] as const, 'test');
   const outDir = positionals[0]!;
-  const { graph } = readModelDir(outDir);
   const budget = budgetOption(values);
+  const model = readModelDir(outDir);
+  const { graph } = model;
+  if (model.changed.length > 0) warn(io, `${model.dir}: changed since tinyblocks export wrote them (compiled as they are): ${model.changed.join(', ')}`);
   if (budget) {
-    const report = JSON.parse(fs.readFileSync(path.join(outDir, 'report.json'), 'utf8')) as { totals: { arenaBytes: number; stateBytes: number; flashDataBytes: number } };
-    checkBudget({ name: graph.name, ...report.totals, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
+    // recomputed from the int8 graph, as the exporter computes them: report.json is not trusted
+    const totals = generateC(graph).report.totals;
+    checkBudget({ name: graph.name, ...totals, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
   }
-  const set = loadFashionMnist({ split: 'test', source: values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset', limit: count });
+  const all = loadFashionMnist({ split: 'test', source: values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset' });
+  if (count > all.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${all.count} ${all.source} test images available`, count);
+  const set = count === all.count ? all : loadFashionMnist({ split: 'test', source: all.source, limit: count });
   const inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
   const what = `${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${set.count} ${set.source} test images`;
   if (target === 'host') {

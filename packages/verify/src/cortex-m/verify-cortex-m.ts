@@ -340,16 +340,7 @@ function parseCounts(text: string, file: string): { cases: CountCase[]; stack: [
 }
 
 function readArenaBytes(model: ModelDir): number | null {
-  const report = join(model.dir, 'report.json');
-  if (existsSync(report)) {
-    try {
-      const j = JSON.parse(readFileSync(report, 'utf8')) as Record<string, unknown>;
-      const a = (j['totals'] as Record<string, unknown> | undefined)?.['arenaBytes'];
-      if (typeof a === 'number') return a;
-    } catch {
-      // fall through to the header
-    }
-  }
+  // the header the firmware is compiled with (report.json is only for people to read)
   const h = readFileSync(join(model.dir, `${model.name}_model.h`), 'utf8').match(new RegExp(`#define ${model.name.toUpperCase()}_ARENA_SIZE (\\d+)`));
   return h ? Number(h[1]) : null;
 }
