@@ -19,7 +19,7 @@ const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '1000' },
     from: { type: 'string', default: '0' },
-    out: { type: 'string', default: path.join(HERE, 'build', 'reference') },
+    out: { type: 'string', default: path.join(HERE, 'build', 'export') },
     target: { type: 'string', default: 'cortex-m4' },
     timeout: { type: 'string', default: '900' },
     help: { type: 'boolean', default: false },

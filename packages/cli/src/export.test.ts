@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '@tinyblocks/core';
 import { saveModel } from '@tinyblocks/core/node';
-import { shippedModelDir } from '@tinyblocks/models';
+import { buildArchitecture, infoMetadata, shippedModelDir } from '@tinyblocks/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './cli.js';
 
@@ -90,8 +90,22 @@ describe.skipIf(SKIP_C)('tinyblocks verify --target host', () => {
     const r = await cli('verify', first, '--target', 'host', '--count', '20', '--data', 'subset');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out.trim().split('\n').at(-1)).toBe('verify host: 20/20 bit-exact');
+    const [bitExact, agreement] = r.out.trim().split('\n').slice(-2);
+    expect(bitExact).toBe('verify host: 20/20 bit-exact');
+    expect(agreement).toMatch(/^float agreement: (19|20)\/20 top-1, worst layer \w+ \d+\.\d dB$/);
     expect(r.out).toContain('asan-ubsan');
+  }, 300_000);
+
+  it('int8 against a float model it does not compute: exit 1 below --min-agreement, though bit-exact', async () => {
+    // the same architecture with other (untrained) weights: C == TS still, but TS != this model
+    const other = path.join(tmp, 'other-weights');
+    const { model, info } = buildArchitecture('reference', 7);
+    await saveModel(model, other, infoMetadata(info));
+    const r = await cli('verify', first, '--target', 'host', '--count', '20', '--data', 'subset', '--model', other);
+    const [bitExact, agreement] = r.out.trim().split('\n').slice(-2);
+    expect(bitExact).toBe('verify host: 20/20 bit-exact');
+    expect(agreement).toMatch(/^float agreement: \d+\/20 top-1, worst layer \w+ (-?\d+\.\d dB|-inf) \(below --min-agreement 0\.97\)$/);
+    expect(r.code).toBe(1);
   }, 300_000);
 
   it('a changed weight byte fails with exit 1 and names the first differing layer', async () => {
@@ -127,7 +141,8 @@ describe.skipIf(SKIP_ARM)('tinyblocks verify --target cortex-m4 (QEMU)', () => {
     expect(r.out).toMatch(/flash: code [\d,]+ B .*weights and tables [\d,]+ B/);
     expect(r.out).toMatch(/stack high-water mark [\d,]+ B/);
     expect(r.out).toMatch(/\d+\s+conv2\s+conv2d\s+[\d,]+/);
-    expect(r.out.trim().split('\n').at(-1)).toMatch(/^verify cortex-m4: 5\/5 bit-exact, [\d,]+ instructions\/inference$/);
+    expect(r.out.trim().split('\n').at(-2)).toMatch(/^verify cortex-m4: 5\/5 bit-exact, [\d,]+ instructions\/inference$/);
+    expect(r.out.trim().split('\n').at(-1)).toMatch(/^float agreement: 5\/5 top-1/);
   }, 120_000);
 
   it('a board budget the model exceeds fails before building', async () => {

@@ -8,6 +8,7 @@ import { FASHION_CONCEPTS, FASHION_MNIST_CLASSES, movingFashionMnist } from '@ti
 import { Delta, temporalSparsity } from '@tinyblocks/delta';
 import { applyThresholds } from '@tinyblocks/early-exit';
 import { argmax, exitProbabilities, imageBatch, imageCodes, range, type ImageSet, type Int8EvalResult } from '@tinyblocks/models';
+import type { FloatCheck } from '@tinyblocks/quantize';
 import { table } from './table.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -129,4 +130,22 @@ export function int8DeltaStreamReport(graph: Int8Graph, set: ImageSet, index: nu
   }
   const share = executed / (denseMacs * frames);
   return `int8 delta layer (${node.name}) on the same ${frames}-frame stream: ${pct(share)} of its MACs executed, ${pct(1 - share)} skipped; every frame's logits equal a fresh run: ${equal}/${frames}`;
+}
+
+/** The int8-vs-float table and its summary line (`float agreement: N/M top-1, worst layer <name> <dB>`). */
+export function floatCheckReport(check: FloatCheck, what: string): string[] {
+  const rows = check.layers.map((l) => [l.node, l.op, db(l.sqnrDb), l.meanStepError.toFixed(2), l.maxStepError.toFixed(1), l === check.firstJump ? '<- error jumps here' : '']);
+  return [
+    `int8 vs float on ${what}: SQNR per tensor, error in output steps`,
+    table(['layer', 'op', 'SQNR dB', 'mean err', 'max err', ''], rows),
+    floatAgreementLine(check),
+  ];
+}
+
+/** SQNR for people: 'exact' (no error), '-inf' (a float tensor of zeros that int8 misses). */
+const db = (v: number) => (v === Infinity ? 'exact' : v === -Infinity ? '-inf' : v.toFixed(1));
+
+export function floatAgreementLine(check: FloatCheck): string {
+  const w = check.worst;
+  return `float agreement: ${check.agree}/${check.count} top-1${w ? `, worst layer ${w.node} ${db(w.sqnrDb)}${Number.isFinite(w.sqnrDb) ? ' dB' : ''}` : ''}`;
 }

@@ -41,6 +41,8 @@ export interface Equalization {
 const HOMOGENEOUS = new Set(['ReLU', 'CRReLU']);
 
 function isHomogeneousActivation(layer: Layer): boolean {
+  // a capped ReLU (maxValue, ReLU6) is not homogeneous: s * min(x / s, 6) != min(x, 6)
+  if (layer.getClassName() === 'ReLU') return (layer.getConfig() as { maxValue?: number | null }).maxValue == null;
   if (HOMOGENEOUS.has(layer.getClassName())) return true;
   if (layer.getClassName() !== 'Activation') return false;
   const a = (layer.getConfig() as { activation?: string }).activation;

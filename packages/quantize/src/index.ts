@@ -50,7 +50,11 @@ export {
   quantizeInput,
   foldBatchNorm,
   mixPoolFloat,
+  stableTensorNames,
+  checkLowerable,
+  LOWERABLE_LAYERS,
 } from './ptq.js';
+export { type FloatCheck, type FloatCheckOptions, type LayerError, checkAgainstFloat } from './float-check.js';
 export {
   type FakeQuantArgs,
   type FakeQuantGrid,

@@ -108,9 +108,49 @@ function activationName(layer: Layer): string {
 function fusedActivation(layer: Layer): 'linear' | 'relu' | 'relu6' {
   const a = activationName(layer);
   if (!(FUSABLE_ACTIVATIONS as readonly string[]).includes(a)) {
-    throw new ConfigError({ layer: layer.name }, 'activation', `one of ${FUSABLE_ACTIVATIONS.join(', ')} (fused into the int8 kernel)`, a, 'use a separate Activation layer');
+    throw new ConfigError({ layer: layer.name }, 'activation', `one of ${FUSABLE_ACTIVATIONS.join(', ')} (fused into the int8 kernel)`, a, a === 'softmax' ? 'int8 softmax is not lowered yet: export the logits (activation linear) and apply softmax to the output' : 'use a separate Activation layer');
   }
   return a as 'linear' | 'relu' | 'relu6';
+}
+
+/** 'relu' / 'relu6' when `layer` is a ReLU the int8 kernels can apply as their output clamp. */
+function fusableRelu(layer: Layer): 'relu' | 'relu6' | null {
+  const cls = className(layer);
+  if (cls === 'ReLU') {
+    const maxValue = (layer.getConfig() as { maxValue?: number | null }).maxValue;
+    return maxValue == null ? 'relu' : maxValue === 6 ? 'relu6' : null;
+  }
+  if (cls === 'Activation') {
+    const a = activationName(layer);
+    return a === 'relu' || a === 'relu6' ? a : null;
+  }
+  return null;
+}
+
+/** Layer classes with an int8 lowering (the cases of lowerModel's switch). */
+export const LOWERABLE_LAYERS: readonly string[] = [
+  'Conv2D', 'DepthwiseConv2D', 'Dense', 'Delta', 'BatchNormalization', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Reshape', 'Add',
+  'Activation', 'ReLU', 'CRReLU', 'PolyReLU', 'EvoNormB0', 'EvoNormS0', 'PolyNorm', 'EarlyExitHead', 'ConceptBottleneck',
+  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+];
+
+function unsupported(name: string, cls: string): ConfigError {
+  return new ConfigError({ layer: name }, 'class', `a layer with an int8 lowering (${LOWERABLE_LAYERS.join(', ')})`, cls);
+}
+
+/**
+ * Every layer checked for a lowering (and a fusable activation) before any calibration runs:
+ * an unsupported layer fails in milliseconds, naming the layer and its class.
+ */
+export function checkLowerable(model: tfl.LayersModel): void {
+  for (const node of modelGraph(model).nodes) {
+    const cls = className(node.layer);
+    if (!LOWERABLE_LAYERS.includes(cls)) throw unsupported(node.layer.name, cls);
+    if (cls === 'Conv2D' || cls === 'DepthwiseConv2D' || cls === 'Dense') fusedActivation(node.layer);
+    if (cls === 'Activation' && !Object.hasOwn(ACTIVATIONS, activationName(node.layer))) {
+      throw new ConfigError({ layer: node.layer.name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')} (a 256-entry table)`, activationName(node.layer));
+    }
+  }
 }
 
 function weights(layer: Layer): Float32Array[] {
@@ -264,6 +304,11 @@ class GraphBuilder {
     return id;
   }
 
+  /** `name` is the same tensor as `id` (an inference no-op layer: Dropout and kin). */
+  alias(name: string, id: number): void {
+    this.ids.set(name, id);
+  }
+
   info(id: number): TensorInfo {
     return this.tensors[id]!;
   }
@@ -309,12 +354,22 @@ function featureShape(shape: Array<number | null>): number[] {
   return shape.slice(1).map((d) => d ?? 1);
 }
 
-/** Quantizes a calibrated model into an int8 graph (validated). */
-export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: QuantizeOptions = {}): Int8Graph {
-  const graph = modelGraph(model);
+/**
+ * Symbolic tensor name -> the name its int8 tensor gets: the input layer's name, the producing
+ * layer's name, or `<layer>:<k>` for a layer with several outputs (stable across model loads,
+ * where tfjs's symbolic names are not).
+ */
+export function stableTensorNames(model: tfl.LayersModel, graph: ReturnType<typeof modelGraph> = modelGraph(model)): Map<string, string> {
   const stable = new Map<string, string>();
   graph.inputs.forEach((t, i) => stable.set(t, model.inputLayers[i]?.name ?? `input${i}`));
   for (const n of graph.nodes) n.outputs.forEach((t, k) => stable.set(t, n.outputs.length > 1 ? `${n.layer.name}:${k}` : n.layer.name));
+  return stable;
+}
+
+/** Quantizes a calibrated model into an int8 graph (validated). */
+export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: QuantizeOptions = {}): Int8Graph {
+  const graph = modelGraph(model);
+  const stable = stableTensorNames(model, graph);
   const b = new GraphBuilder(ranges, stable);
   const consumers = new Map<string, GraphNode[]>();
   for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -364,15 +419,29 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         }
         let [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
         let finalOut = outName;
-        const bn = only(outName);
-        if (bn && className(bn.layer) === 'BatchNormalization') {
+        const next = only(outName);
+        // BN folds into the kernel only when nothing sits between them: with a fused activation
+        // the model computes BN(act(conv)), and folding would give act(BN(conv)) (a wrong model
+        // that every bit-exact check passes); then BN is lowered on its own, as a per-channel affine
+        const bn = next && className(next.layer) === 'BatchNormalization' && activationName(layer) === 'linear' ? next : null;
+        if (bn) {
           ({ kernel, bias } = foldBatchNorm(bn.layer, kernel, bias, cls));
           finalOut = bn.outputs[0]!;
           skip.add(bn.layer);
         }
+        // a ReLU / ReLU6 layer right after (the conv or its folded BN) becomes the kernel's clamp:
+        // the output grid then covers [0, max] exactly instead of a table reading a wider grid
+        let activation = fusedActivation(layer);
+        const act = activation === 'linear' ? only(finalOut) : null;
+        const actKind = act ? fusableRelu(act.layer) : null;
+        if (act && actKind) {
+          activation = actKind;
+          finalOut = act.outputs[0]!;
+          skip.add(act.layer);
+        }
         const { i, inInfo } = io();
         const o = newOut(finalOut, featureShape(bn && finalOut !== outName ? bn.outputShapes[0]! : node.outputShapes[0]!));
-        const base = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, ...(bias ? { bias } : {}), activation: fusedActivation(layer) };
+        const base = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, ...(bias ? { bias } : {}), activation };
         const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid'; dilationRate?: number | number[]; depthMultiplier?: number };
         const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
         if (cls !== 'Dense') {
@@ -401,8 +470,18 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         skip.add(dense);
         break;
       }
-      case 'BatchNormalization':
-        throw new ConfigError({ layer: name }, 'input', 'the output of a Conv2D, DepthwiseConv2D or Dense layer read only by this layer (it is folded)', className(graph.nodes.find((n) => n.outputs.includes(inName))?.layer ?? layer));
+      case 'BatchNormalization': {
+        // not foldable (after an activation, an add, a pool...): y = g_c x + b_c per channel, a 1x1 depthwise conv
+        const { i, inInfo } = io();
+        if (inInfo.shape.length !== 3) {
+          throw new ConfigError({ layer: name }, 'input', 'a [H, W, C] feature map, or the output of a Conv2D, DepthwiseConv2D or Dense layer with a linear activation read only by this layer (folded)', `shape [${inInfo.shape.join(', ')}] from ${className(graph.nodes.find((n) => n.outputs.includes(inName))?.layer ?? layer)}`, "give the layer before it activation: 'linear' and put the activation after the BatchNormalization");
+        }
+        const c = inInfo.shape[2]!;
+        const { kernel, bias } = foldBatchNorm(layer, new Float32Array(c).fill(1), undefined, 'DepthwiseConv2D');
+        const o = newOut(outName, outShape);
+        b.push(lowerDepthwiseConv2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, bias, activation: 'linear', kernelSize: [1, 1], strides: [1, 1], padding: 'valid' }) as unknown as Int8Node);
+        break;
+      }
       case 'AveragePooling2D': {
         const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
         const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
@@ -434,7 +513,11 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         let fn: ((x: number) => number) | undefined;
         let fnName = cls.toLowerCase();
         if (isElementwiseLayer(layer)) fn = layer.elementwiseFn();
-        else if (cls === 'ReLU') fn = ACTIVATIONS['relu'];
+        else if (cls === 'ReLU') {
+          const maxValue = (layer.getConfig() as { maxValue?: number | null }).maxValue;
+          fn = maxValue == null ? ACTIVATIONS['relu'] : (x: number) => Math.min(Math.max(x, 0), maxValue);
+          if (maxValue != null) fnName = `relu(max ${maxValue})`;
+        }
         else {
           fnName = activationName(layer);
           fn = Object.hasOwn(ACTIVATIONS, fnName) ? ACTIVATIONS[fnName] : undefined;
@@ -499,8 +582,29 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         b.push(lowerDense({ name: `${name}_head`, inputs: [headIn], outputs: [logits], in: b.info(headIn), out: b.info(logits), kernel: p.headKernel, bias: p.headBias, activation: 'linear' }) as unknown as Int8Node);
         break;
       }
+      case 'Dropout':
+      case 'SpatialDropout1D':
+      case 'SpatialDropout2D':
+      case 'GaussianNoise':
+      case 'GaussianDropout':
+      case 'AlphaDropout': {
+        b.alias(outName, io().i); // identity at inference
+        break;
+      }
+      case 'GlobalAveragePooling2D': {
+        const cfg = layer.getConfig() as { dataFormat?: string; keepDims?: boolean };
+        if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
+        const { i, inInfo } = io();
+        const [H, W, C] = inInfo.shape as [number, number, number];
+        // one average over the whole map (avg_pool2d, output grid = the input's), then [1, 1, C] -> [C]
+        const pooled = b.add(`${outName}/pooled`, [1, 1, C], inInfo);
+        b.push(lowerAvgPool2d({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), poolSize: [H, W], strides: [H, W], padding: 'valid' }) as unknown as Int8Node);
+        const o = newOut(outName, outShape, inInfo);
+        b.push(lowerReshape({ name, inputs: [pooled], outputs: [o], in: b.info(pooled), out: b.info(o) }) as unknown as Int8Node);
+        break;
+      }
       default:
-        throw new ConfigError({ layer: name }, 'class', 'a layer with an int8 lowering (Conv2D, DepthwiseConv2D, Dense, BatchNormalization after conv/dense, AveragePooling2D, Flatten, Reshape, Add, Activation, ReLU, and the tinyblocks blocks)', cls);
+        throw unsupported(name, cls);
     }
   }
 
@@ -572,6 +676,7 @@ export function quantizeModel(model: tfl.LayersModel, calibration: Calibration, 
     const list = [...calibration]; // a one-shot iterator: keep the batches for the two passes
     batches = () => list;
   } else batches = () => calibration;
+  checkLowerable(model);
   const equalize = options.equalize ?? true;
   tf.engine().startScope();
   const eq = equalize ? equalizeOutlierChannels(model, batches(), equalize === true ? {} : equalize) : null;

@@ -22,7 +22,7 @@ describe('README', () => {
     const logs: unknown[][] = [];
     const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
     await new AsyncFunction('modules', 'console', body)(MODULES, { log: (...a: unknown[]) => logs.push(a) });
-    expect(logs[0]![0]).toBe('conv2d -> lut -> reshape -> dense');
+    expect(logs[0]![0]).toBe('conv2d -> reshape -> dense');
     const [int8Out, floatOut] = logs[1] as [number[], number[]];
     for (let i = 0; i < 3; i++) expect(Math.abs(int8Out[i]! - floatOut[i]!)).toBeLessThan(0.1);
   });

@@ -3,12 +3,13 @@ import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
 import { readFileBounded } from '@tinyblocks/core/node';
 import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
 import { EXPORT_KIND, generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
-import { defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
-import { OBSERVER_METHODS } from '@tinyblocks/quantize';
+import { calibrationBatches, defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
+import { checkAgainstFloat, OBSERVER_METHODS } from '@tinyblocks/quantize';
 import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
 import { choiceOption, intOption, parse, thresholdsOption } from '../args.js';
-import { keptLine, loadUserModel, outFolder, print, type Io } from '../io.js';
+import { keptLine, loadUserModel, outFolder, print, warn, type Io } from '../io.js';
 import { ProgressBar } from '../progress.js';
+import { floatCheckReport } from '../reports.js';
 import { table } from '../table.js';
 
 export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <name>] [--calib subset|train|<idx images file>]
@@ -24,6 +25,9 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
                     @tinyblocks/datasets), train (the full training set), or an IDX images file
   --calib-count     calibration images to use (default 500)
   --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
+  --equalize        on | off: outlier-channel equalization before calibration (default on)
+  --check-count     images the int8 graph is compared with the float model on (default 200):
+                    top-1 agreement, and per layer the SQNR and error in output steps
   --exit-threshold  softmax confidence an early-exit head needs to answer (default: the
                     model's tuned thresholds from tinyblocks retrain-exits, else 0.99);
                     one per head separated by commas, e.g. 0.93,0.99
@@ -75,6 +79,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     out: { type: 'string' }, name: { type: 'string' }, calib: { type: 'string' }, 'calib-count': { type: 'string' },
     method: { type: 'string' }, 'exit-threshold': { type: 'string' }, backend: { type: 'string' },
     board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' }, force: { type: 'boolean' },
+    equalize: { type: 'string' }, 'check-count': { type: 'string' },
   });
   // every cheap check first: flags, budget, name, the output folder; then the model; then calibration
   const where = { op: 'tinyblocks export' };
@@ -83,6 +88,8 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const backend = choiceOption<BackendName>('export', 'backend', values.backend, ['wasm', 'cpu'], 'wasm');
   const method = choiceOption('export', 'method', values.method, OBSERVER_METHODS, 'percentile');
   const calibCount = intOption('export', 'calib-count', values['calib-count'], 500, 1, 100_000);
+  const equalize = choiceOption('export', 'equalize', values.equalize, ['on', 'off'] as const, 'on') === 'on';
+  const checkCount = intOption('export', 'check-count', values['check-count'], 200, 1, 100_000);
   if (values.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(values.name)) {
     throw new ConfigError(where, '--name', 'a C identifier of at most 64 characters', values.name);
   }
@@ -99,13 +106,17 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const bar = new ProgressBar(io.stderr);
   const started = performance.now();
   const graph = quantizeWithImages(model, calib, {
-    calibCount, method, exitThreshold, outputRoles: info.outputRoles,
+    calibCount, method, exitThreshold, equalize, outputRoles: info.outputRoles,
     ...(values.name ? { name: values.name } : {}),
-    meta: { model: path.basename(path.resolve(modelDir)), arch: info.arch },
+    meta: { model: path.basename(path.resolve(modelDir)), modelDir: path.resolve(modelDir), arch: info.arch },
     onProgress: (done, total) => bar.update(done / total, 'calibrating', { batches: `${done}/${total}` }),
   });
+  // bit-exact C only proves C == the TypeScript reference: compare the reference with the float model
+  const checked = Math.min(checkCount, calib.count);
+  const check = checkAgainstFloat(model, graph, calibrationBatches(calib, checked));
   const generated = generateC(graph);
   const report = generated.report;
+  generated.files['report.json'] = `${JSON.stringify({ ...JSON.parse(generated.files['report.json']!), floatCheck: { images: `calibration images 0-${checked - 1}`, ...check } }, null, 2)}\n`;
   if (budget) {
     checkBudget({ name: graph.name, arenaBytes: report.totals.arenaBytes, stateBytes: report.totals.stateBytes, flashDataBytes: report.totals.flashDataBytes, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
   }
@@ -116,9 +127,12 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     exportTable(report),
     '',
     ...exportTotals(report),
+    '',
+    ...floatCheckReport(check, `${checked} calibration images`),
     ...(budget ? [`fits ${budget.source}: SRAM ${(report.totals.arenaBytes + report.totals.stateBytes).toLocaleString('en-US')} of ${budget.sramBytes?.toLocaleString('en-US') ?? 'any'} bytes, weights ${report.totals.flashDataBytes.toLocaleString('en-US')} of ${budget.flashBytes?.toLocaleString('en-US') ?? 'any'} bytes of flash`] : []),
     `wrote ${Object.keys(generated.files).length} files to ${out.dir}`,
     ...keptLine(out),
   );
+  if (check.agreement < 0.97) warn(io, `int8 agrees with float on only ${(check.agreement * 100).toFixed(1)}% of ${check.count} images (first error jump: ${check.firstJump?.node ?? 'none'}); tinyblocks verify fails below --min-agreement 0.97`);
   return 0;
 }

@@ -1,12 +1,15 @@
 import * as path from 'node:path';
-import { ConfigError } from '@tinyblocks/core';
+import * as fs from 'node:fs';
+import { ConfigError, initBackend } from '@tinyblocks/core';
 import { loadFashionMnist } from '@tinyblocks/datasets';
-import { imageCodes } from '@tinyblocks/models';
+import { calibrationBatches, imageCodes } from '@tinyblocks/models';
+import { checkAgainstFloat, type FloatCheck } from '@tinyblocks/quantize';
 import { boardPreset, checkBudget, planArena } from '@tinyblocks/plan';
 import { generateC } from '@tinyblocks/export-c';
 import { CORTEX_M_TARGET_INFO, CORTEX_M_TARGETS, type CortexMTarget, readModelDir, verifyCortexM, verifyHost } from '@tinyblocks/verify';
-import { choiceOption, intOption, parse } from '../args.js';
-import { print, warn, type Io } from '../io.js';
+import { choiceOption, intOption, numberOption, parse } from '../args.js';
+import { loadUserModel, print, warn, type Io } from '../io.js';
+import { floatAgreementLine, floatCheckReport } from '../reports.js';
 import { table } from '../table.js';
 import { budgetOption } from './export.js';
 
@@ -24,11 +27,15 @@ export const VERIFY_HELP = `tinyblocks verify <out dir> [--target host|cortex-m0
   --board     stm32f746 | stm32f412 | nrf52840 | tiny64k: its core (when --target is not given)
               and its SRAM/flash budget, checked before building; or --sram/--flash directly
   --count     test images (default 100)
-  --data      test | subset (default: the full test set when installed, else the shipped subset)`;
+  --data      test | subset (default: the full test set when installed, else the shipped subset)
+  --model     the float model the export came from (default: the folder export recorded), to
+              compare the int8 graph with on the same images: top-1 agreement and per-layer SQNR
+  --min-agreement  exit 1 when int8 agrees with float on fewer top-1 answers (default 0.97)`;
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('verify', argv, {
     target: { type: 'string' }, count: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' }, sram: { type: 'string' }, flash: { type: 'string' },
+    model: { type: 'string' }, 'min-agreement': { type: 'string' },
   });
   if (positionals.length !== 1) throw new ConfigError({ op: 'tinyblocks verify' }, '<out dir>', 'one export directory', positionals);
   const board = values.board === undefined ? undefined : boardPreset(values.board);
@@ -37,6 +44,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const data = choiceOption('verify', 'data', values.data, ['test', 'subset'] as const, 'test');
   const outDir = positionals[0]!;
   const budget = budgetOption(values);
+  const minAgreement = numberOption('verify', 'min-agreement', values['min-agreement'], 0.97, { min: 0, max: 1 });
   const model = readModelDir(outDir);
   const { graph } = model;
   if (model.changed.length > 0) warn(io, `${model.dir}: changed since tinyblocks export wrote them (compiled as they are): ${model.changed.join(', ')}`);
@@ -49,6 +57,19 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (count > all.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${all.count} ${all.source} test images available`, count);
   const set = count === all.count ? all : loadFashionMnist({ split: 'test', source: all.source, limit: count });
   const inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
+  // int8 vs the float model on the same images (bit-exact proves C == TS, not TS == the model)
+  const recorded = typeof graph.meta['modelDir'] === 'string' ? graph.meta['modelDir'] : undefined;
+  const modelDir = values.model ?? (recorded && fs.existsSync(recorded) ? recorded : undefined);
+  const floatCheck = async (): Promise<{ ok: boolean; lines: string[] }> => {
+    if (!modelDir) return { ok: true, lines: ['float agreement: not checked (no float model: pass --model <dir>)'] };
+    await initBackend('cpu');
+    const model = await loadUserModel(modelDir, io);
+    const check: FloatCheck = checkAgainstFloat(model, graph, calibrationBatches(set, set.count));
+    model.dispose();
+    const ok = check.agreement >= minAgreement;
+    print(io, '', ...floatCheckReport(check, `the same ${check.count} test images (float model ${path.resolve(modelDir)})`).slice(0, -1));
+    return { ok, lines: [`${floatAgreementLine(check)}${ok ? '' : ` (below --min-agreement ${minAgreement})`}`] };
+  };
   const what = `${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${set.count} ${set.source} test images`;
   if (target === 'host') {
     const result = await verifyHost(outDir, inputs);
@@ -63,8 +84,9 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
       print(io, `  first difference: ${where}, frame ${x.frame}, mode ${x.mode}, build ${x.build}${x.byte !== null ? `, byte ${x.byte}` : ''}: C ${x.c}, TS ${x.ts}`);
     }
-    print(io, `verify host: ${result.exact}/${result.count} bit-exact`);
-    return result.exact === result.count ? 0 : 1;
+    const agreement = await floatCheck();
+    print(io, `verify host: ${result.exact}/${result.count} bit-exact`, ...agreement.lines);
+    return result.exact === result.count && agreement.ok ? 0 : 1;
   }
   const r = await verifyCortexM(outDir, inputs, { target: target as CortexMTarget });
   const info = CORTEX_M_TARGET_INFO[target as CortexMTarget];
@@ -83,6 +105,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
     print(io, `  first difference: ${where}, frame ${x.frame}, mode ${x.mode}${x.byte !== null ? `, byte ${x.byte}` : ''}: C ${x.c}, TS ${x.ts}`);
   }
-  print(io, `verify ${target}: ${r.exact}/${r.count} bit-exact, ${n(r.instructions.full)} instructions/inference`);
-  return r.exact === r.count ? 0 : 1;
+  const agreement = await floatCheck();
+  print(io, `verify ${target}: ${r.exact}/${r.count} bit-exact, ${n(r.instructions.full)} instructions/inference`, ...agreement.lines);
+  return r.exact === r.count && agreement.ok ? 0 : 1;
 }

@@ -28,6 +28,9 @@ function slots(root: Json): Array<[Json, string | number]> {
 
 const DEEP = '__tinyblocks_fuzz_deep__';
 
+/** The value in one slot of the tree (another value of the same file, to move elsewhere). */
+const valueAt = ([parent, key]: [Json, string | number]): Json => parent[key];
+
 const ODD_VALUES: Json[] = [null, -1, 0, 1, 1e9, -1e9, 1e308, 0.5, '', 'x', 'constructor', '__proto__', true, [], {}, [[[]]], 'NaN', '../../etc/passwd'];
 
 function layersOf(json: Json): Json[] {
@@ -41,7 +44,7 @@ const JSON_MUTATIONS: Array<[string, (j: Json, r: Rng) => string]> = [
   ['replace a value', (j, r) => {
     const s = slots(j);
     const [p, k] = s[r.int(s.length)]!;
-    const v = r.next() < 0.3 ? s[r.int(s.length)]![0][s[r.int(s.length)]![1]] : ODD_VALUES[r.int(ODD_VALUES.length)];
+    const v = r.next() < 0.3 ? valueAt(s[r.int(s.length)]!) : ODD_VALUES[r.int(ODD_VALUES.length)];
     p[k] = structuredClone(v);
     return `${String(k)} := ${JSON.stringify(v)?.slice(0, 40)}`;
   }],
@@ -188,7 +191,7 @@ export function mutateGraphText(text: string, seed: number): { text: string; des
     delete p[k];
     return { text: JSON.stringify(json), describe: `delete ${String(k)}` };
   }
-  const v = r.next() < 0.3 ? s[r.int(s.length)]![0][s[r.int(s.length)]![1]] : [...ODD_VALUES, [1e9, 1e9], 2 ** 31, -(2 ** 31)][r.int(ODD_VALUES.length + 3)];
+  const v = r.next() < 0.3 ? valueAt(s[r.int(s.length)]!) : [...ODD_VALUES, [1e9, 1e9], 2 ** 31, -(2 ** 31)][r.int(ODD_VALUES.length + 3)];
   p[k] = structuredClone(v);
   return { text: JSON.stringify(json), describe: `${String(k)}: ${old} -> ${JSON.stringify(v)?.slice(0, 40)}` };
 }
