@@ -64,9 +64,11 @@ try {
   // int8 export and host verification from the tarballs: the C runtime ships in @tinyblocks/int8
   const bin = path.join(app, 'node_modules/.bin/tinyblocks');
   run(bin, ['export', 'node_modules/@tinyblocks/models/model/reference', '--out', 'c-export', '--calib-count', '50', '--backend', 'cpu'], app);
-  const verified = run(bin, ['verify', 'c-export', '--target', 'host', '--count', '5', '--data', 'subset'], app).trim().split('\n').pop();
+  const [verified, agreement] = run(bin, ['verify', 'c-export', '--target', 'host', '--count', '5', '--data', 'subset'], app).trim().split('\n').slice(-2);
   if (verified !== 'verify host: 5/5 bit-exact') throw new Error(`tinyblocks verify from the tarballs: ${verified}`);
-  console.log(`cli: tinyblocks export + verify from the tarballs: ${verified}`);
+  // the float model export recorded is compared with on the same images
+  if (!/^float agreement: 5\/5 top-1, worst layer \w+ [\d.]+ dB$/.test(agreement)) throw new Error(`tinyblocks verify from the tarballs: ${agreement}`);
+  console.log(`cli: tinyblocks export + verify from the tarballs: ${verified}; ${agreement}`);
   // what a web page imports: datasets/browser, and the int8 graph's JSON with Node's Buffer gone
   const web = (load) => `
 const labelsFile = 'node_modules/@tinyblocks/datasets/data/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz';
