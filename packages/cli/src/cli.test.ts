@@ -29,7 +29,7 @@ describe('tinyblocks CLI: bad input', () => {
     expect(noOut.code).toBe(2);
     expect(noOut.err).toContain('tinyblocks train: --out: expected an output directory, got undefined');
     const arch = await cli('train', '--arch', 'resnet', '--out', path.join(tmp, 'x'));
-    expect(arch.err).toContain('tinyblocks train: --arch: expected one of reference, reference-wide, reference-small, got "resnet"');
+    expect(arch.err).toContain('tinyblocks train: --arch: expected one of reference, reference-wide, reference-small, tutorial-cnn, got "resnet"');
     expect(arch.code).toBe(2);
     const opt = await cli('train', '--epoch', '1');
     expect(opt.code).toBe(2);

@@ -96,6 +96,28 @@ describe.skipIf(SKIP_C)('tinyblocks verify --target host', () => {
     expect(r.out).toContain('asan-ubsan');
   }, 300_000);
 
+  it('the classic tutorial CNN (max pooling, dropout, dense softmax) trains, exports and verifies bit-exact, agreeing with float', async () => {
+    const model = path.join(tmp, 'tutorial');
+    const trained = await cli('train', '--arch', 'tutorial-cnn', '--epochs', '1', '--data', 'subset', '--limit', '1024', '--batch', '32', '--out', model);
+    expect(trained.code, trained.err).toBe(0);
+    const out = path.join(tmp, 'tutorial-c');
+    const exported = await cli('export', model, '--out', out, '--calib-count', '200');
+    expect(exported.code, exported.err).toBe(0);
+    expect(exported.out).toMatch(/pool1\s+max_pool2d/);
+    expect(exported.out).toMatch(/fc_softmax\s+softmax/);
+    const r = await cli('verify', out, '--target', 'host', '--count', '50', '--data', 'subset');
+    const [bitExact, agreement] = r.out.trim().split('\n').slice(-2);
+    expect(bitExact).toBe('verify host: 50/50 bit-exact');
+    expect(r.out).toContain('  modes: full\n'); // no exits, concepts or delta layer: none reported
+    expect(r.out).not.toContain('early exit');
+    expect(agreement).toMatch(/^float agreement: (49|50)\/50 top-1, worst layer \w+ \d+\.\d dB$/);
+    expect(r.code).toBe(0);
+    if (!HAS_ARM) return;
+    const m4 = await cli('verify', out, '--target', 'cortex-m4', '--count', '5', '--data', 'subset');
+    expect(m4.out.trim().split('\n').at(-2)).toMatch(/^verify cortex-m4: 5\/5 bit-exact, [\d,]+ instructions\/inference$/);
+    expect(m4.code).toBe(0);
+  }, 300_000);
+
   it('int8 against a float model it does not compute: exit 1 below --min-agreement, though bit-exact', async () => {
     // the same architecture with other (untrained) weights: C == TS still, but TS != this model
     const other = path.join(tmp, 'other-weights');
@@ -167,12 +189,12 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
   it('a model with an unsupported layer: names the layer and its class', async () => {
     const input = tfl.input({ shape: [28, 28, 1] });
     let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
-    x = tfl.layers.maxPooling2d({ name: 'pool_max', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 10 }).apply(x) as tfl.SymbolicTensor });
     const dir = path.join(tmp, 'unsupported');
     await saveModel(model, dir);
-    await expectRefused(dir, /pool_max: class: expected a layer with an int8 lowering.*got "MaxPooling2D"/);
+    await expectRefused(dir, /up: class: expected a layer with an int8 lowering.*got "UpSampling2D"/);
   }, 60_000);
 
   it('a corrupt weights file: names the file', async () => {

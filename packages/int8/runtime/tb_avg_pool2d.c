@@ -7,14 +7,10 @@ void tb_avg_pool2d_s8(const int8_t *in, int8_t *out, const tb_avg_pool2d_params 
   const int32_t ch = p->channels;
   int32_t oy, ox, c, ky, kx;
   for (oy = 0; oy < p->out_h; oy++) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
-    const int32_t ky1 = p->pool_h < p->in_h - iy0 ? p->pool_h : p->in_h - iy0;
     for (ox = 0; ox < p->out_w; ox++) {
-      const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
-      const int32_t kx1 = p->pool_w < p->in_w - ix0 ? p->pool_w : p->in_w - ix0;
-      const int32_t count = (ky1 - ky0) * (kx1 - kx0);
+      int32_t iy0, ix0, ky0, ky1, kx0, kx1, count;
+      tb_pool_window(p, oy, ox, &iy0, &ix0, &ky0, &ky1, &kx0, &kx1);
+      count = (ky1 - ky0) * (kx1 - kx0);
       for (c = 0; c < ch; c++) {
         int32_t sum = 0;
         int32_t avg;

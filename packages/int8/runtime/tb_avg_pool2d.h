@@ -25,4 +25,16 @@ typedef struct {
 
 void tb_avg_pool2d_s8(const int8_t *in, int8_t *out, const tb_avg_pool2d_params *p);
 
+/* The window of output (oy, ox): its origin (*iy0, *ix0) in the input and its in-bounds taps,
+ * rows [*ky0, *ky1) and columns [*kx0, *kx1) (shared by the average and max kernels). */
+static inline void tb_pool_window(const tb_avg_pool2d_params *p, int32_t oy, int32_t ox, int32_t *iy0, int32_t *ix0,
+                                  int32_t *ky0, int32_t *ky1, int32_t *kx0, int32_t *kx1) {
+  *iy0 = oy * p->stride_h - p->pad_top;
+  *ix0 = ox * p->stride_w - p->pad_left;
+  *ky0 = *iy0 < 0 ? -*iy0 : 0;
+  *ky1 = p->pool_h < p->in_h - *iy0 ? p->pool_h : p->in_h - *iy0;
+  *kx0 = *ix0 < 0 ? -*ix0 : 0;
+  *kx1 = p->pool_w < p->in_w - *ix0 ? p->pool_w : p->in_w - *ix0;
+}
+
 #endif /* TB_AVG_POOL2D_H */

@@ -36,6 +36,8 @@ export * from './ops/conv2d.js';
 export * from './ops/depthwise-conv2d.js';
 export * from './ops/dense.js';
 export * from './ops/avg-pool2d.js';
+export * from './ops/max-pool2d.js';
+export * from './ops/softmax.js';
 export * from './ops/add.js';
 export * from './ops/lut.js';
 export * from './ops/reshape.js';

@@ -16,11 +16,13 @@ import { evoNormB0 } from './ops/evonorm-b0.js';
 import { evoNormS0 } from './ops/evonorm-s0.js';
 import { exitDecision } from './ops/exit-decision.js';
 import { lut } from './ops/lut.js';
+import { maxPool2d } from './ops/max-pool2d.js';
 import { mixPool } from './ops/mix-pool.js';
 import { polyNorm } from './ops/polynorm.js';
 import { reshape } from './ops/reshape.js';
+import { softmax } from './ops/softmax.js';
 
-const ALL = [conv2d, depthwiseConv2d, dense, avgPool2d, add, lut, reshape, evoNormB0, evoNormS0, polyNorm, mixPool, exitDecision, conceptIntervene, deltaDense] as unknown as OpDef[];
+const ALL = [conv2d, depthwiseConv2d, dense, avgPool2d, maxPool2d, add, lut, reshape, evoNormB0, evoNormS0, polyNorm, mixPool, exitDecision, conceptIntervene, deltaDense, softmax] as unknown as OpDef[];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
 

@@ -1,5 +1,5 @@
 export { buildReference, type ModelInfo, type OutputRole, type ReferenceOptions } from './reference.js';
-export { ARCHITECTURES, buildArchitecture, type Architecture } from './architectures.js';
+export { ARCHITECTURES, buildArchitecture, buildTutorialCnn, type Architecture } from './architectures.js';
 export { imageBatch, makeBatch, disposeBatch, range, IMAGE_SIZE, type Batch, type ImageSet } from './data.js';
 export { retrainExits, tuneExitThresholds, exitProbabilities, holdOut, type ExitHeadSpec, type RetrainExitsOptions, type RetrainExitsResult } from './exits.js';
 export { trainModel, compositeLoss, type TrainOptions, type TrainProgress, type TrainSummary } from './train.js';

@@ -60,6 +60,18 @@ export interface TrainSummary {
 
 const ce = (logits: tf.Tensor, y: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
 
+/** Cross-entropy of an output that is already a probability (a softmax layer or activation). */
+const probabilityCe = (p: tf.Tensor, y: tf.Tensor): tf.Scalar => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, 1e-7, 1))), -1))) as tf.Scalar;
+
+/** Per model output: true when it ends in a softmax (Dense/conv activation, Activation or Softmax layer), false for logits. */
+export function softmaxOutputs(model: tfl.LayersModel): boolean[] {
+  return model.outputs.map((o) => {
+    const layer = (o as unknown as { sourceLayer: tfl.layers.Layer }).sourceLayer;
+    if (layer.getClassName() === 'Softmax') return true;
+    return (layer.getConfig() as { activation?: unknown }).activation === 'softmax';
+  });
+}
+
 function conceptBce(p: tf.Tensor, c: tf.Tensor): tf.Scalar {
   const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
   const bce = tf.neg(tf.add(tf.mul(c, tf.log(q)), tf.mul(tf.sub(1, c), tf.log(tf.sub(1, q)))));
@@ -73,13 +85,16 @@ export function compositeLoss(
   batch: Batch,
   taus: number[],
   conceptWeight: number,
+  /** Per output: already a probability (softmaxOutputs); default: every output is logits. */
+  probabilities: readonly boolean[] = [],
 ): tf.Scalar {
   let loss: tf.Scalar = tf.scalar(0);
   let exit = 0;
   info.outputRoles.forEach((role, i) => {
     const out = outputs[i]!;
-    if (role === 'logits') loss = tf.add(loss, ce(out, batch.y));
-    else if (role === 'exit') loss = tf.add(loss, tf.mul(taus[exit++] ?? 0, ce(out, batch.y)));
+    const xent = probabilities[i] ? probabilityCe : ce;
+    if (role === 'logits') loss = tf.add(loss, xent(out, batch.y));
+    else if (role === 'exit') loss = tf.add(loss, tf.mul(taus[exit++] ?? 0, xent(out, batch.y)));
     else if (role === 'concepts' && conceptWeight > 0) loss = tf.add(loss, tf.mul(conceptWeight, conceptBce(out, batch.c)));
   });
   return loss;
@@ -97,6 +112,7 @@ export function trainModel(model: tfl.LayersModel, info: ModelInfo, data: ImageS
   const stepsPerEpoch = Math.floor(data.count / batchSize);
   const totalSteps = stepsPerEpoch * options.epochs;
   const optimizer = tf.train.adam(lr0);
+  const probabilities = softmaxOutputs(model);
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const logitsIndex = info.outputRoles.indexOf('logits');
 
@@ -133,9 +149,9 @@ export function trainModel(model: tfl.LayersModel, info: ModelInfo, data: ImageS
         let grads: tf.NamedTensorMap;
         try {
           ({ value: cost, grads } = optimizer.computeGradients(() => {
-            const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
+            const outs = [model.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]].flat(); // one output: a tensor
             const aux = collectAuxLosses(model);
-            const l = compositeLoss(outs, info, batch, taus, conceptWeight);
+            const l = compositeLoss(outs, info, batch, taus, conceptWeight, probabilities);
             predicted = tf.keep(tf.argMax(outs[logitsIndex]!, 1));
             return stream && aux ? (tf.add(l, aux) as tf.Scalar) : l;
           }, vars));

@@ -124,13 +124,55 @@ describe('checkAgainstFloat', () => {
   it('an unsupported layer fails before any calibration, naming the layer and its class', () => {
     const input = tfl.input({ shape: [12, 12, 3] });
     let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3 }).apply(input) as tfl.SymbolicTensor;
-    x = tfl.layers.maxPooling2d({ name: 'pool_max', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(x) as tfl.SymbolicTensor });
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3, name: 'out' }).apply(x) as tfl.SymbolicTensor });
     const never = () => {
       throw new Error('calibration ran');
     };
     expect(() => quantizeModel(model, never)).toThrow(ConfigError);
-    expect(() => quantizeModel(model, never)).toThrow(/pool_max: class: expected a layer with an int8 lowering .*got "MaxPooling2D"/);
+    expect(() => quantizeModel(model, never)).toThrow(/up: class: expected a layer with an int8 lowering .*got "UpSampling2D"/);
+  });
+
+  it('max pooling and global max pooling lower to max_pool2d; int8 tracks float', () => {
+    const input = tfl.input({ shape: [12, 12, 3] });
+    let x = tfl.layers.conv2d({ name: 'c1', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+    x = tfl.layers.maxPooling2d({ name: 'mp', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.conv2d({ name: 'c2', filters: 16, kernelSize: 3, padding: 'same' }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.maxPooling2d({ name: 'mp2', poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.globalMaxPooling2d({ name: 'gmp' }).apply(x) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ name: 'fc', units: 10 }).apply(x) as tfl.SymbolicTensor });
+    setWeights(model, 13);
+    const graph = quantizeModel(model, batches, { method: 'minmax' });
+    expect(graph.nodes.map((n) => n.op)).toEqual(['conv2d', 'max_pool2d', 'conv2d', 'max_pool2d', 'max_pool2d', 'reshape', 'dense']);
+    const check = checkAgainstFloat(model, graph, batches);
+    expect(check.layers.map((l) => l.tensor)).toEqual(['c1', 'mp', 'c2', 'mp2', 'gmp', 'fc']);
+    for (const l of check.layers) expect(l.sqnrDb, l.tensor).toBeGreaterThan(25);
+    expect(check.agreement).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('the classic tutorial CNN (max pooling, dropout, softmax in the Dense, as an Activation, as a Softmax layer) lowers and tracks float', () => {
+    for (const head of ['dense', 'activation', 'layer'] as const) {
+      const input = tfl.input({ shape: [12, 12, 3] });
+      let x = tfl.layers.conv2d({ name: 'c1', filters: 8, kernelSize: 3, activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+      x = tfl.layers.maxPooling2d({ name: 'mp1', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+      x = tfl.layers.conv2d({ name: 'c2', filters: 16, kernelSize: 3, activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
+      x = tfl.layers.flatten({ name: 'flat' }).apply(x) as tfl.SymbolicTensor;
+      x = tfl.layers.dropout({ name: 'drop', rate: 0.25 }).apply(x) as tfl.SymbolicTensor;
+      let y = tfl.layers.dense({ name: 'fc', units: 10, activation: head === 'dense' ? 'softmax' : 'linear' }).apply(x) as tfl.SymbolicTensor;
+      if (head === 'activation') y = tfl.layers.activation({ name: 'probs', activation: 'softmax' }).apply(y) as tfl.SymbolicTensor;
+      if (head === 'layer') y = tfl.layers.softmax({ name: 'probs' }).apply(y) as tfl.SymbolicTensor;
+      const model = tfl.model({ inputs: input, outputs: y });
+      setWeights(model, 17);
+      const graph = quantizeModel(model, batches, { method: 'minmax' });
+      expect(graph.nodes.map((n) => n.op), head).toEqual(['conv2d', 'max_pool2d', 'conv2d', 'reshape', 'dense', 'softmax']);
+      const out = graph.tensors[graph.outputs[0]!.tensor]!;
+      expect([out.scale, out.zeroPoint]).toEqual([1 / 256, -128]);
+      const check = checkAgainstFloat(model, graph, batches);
+      const probs = check.layers.at(-1)!;
+      expect(probs.op).toBe('softmax');
+      expect(probs.sqnrDb, head).toBeGreaterThan(20);
+      expect(check.agreement, head).toBeGreaterThanOrEqual(0.95);
+    }
   });
 });

@@ -32,6 +32,9 @@ import {
   type QuantParams,
   type TensorInfo,
   lowerAvgPool2d,
+  lowerMaxPool2d,
+  lowerSoftmax,
+  SOFTMAX_OUTPUT,
   lowerConceptIntervene,
   lowerConv2d,
   lowerDeltaDense,
@@ -108,7 +111,7 @@ function activationName(layer: Layer): string {
 function fusedActivation(layer: Layer): 'linear' | 'relu' | 'relu6' {
   const a = activationName(layer);
   if (!(FUSABLE_ACTIVATIONS as readonly string[]).includes(a)) {
-    throw new ConfigError({ layer: layer.name }, 'activation', `one of ${FUSABLE_ACTIVATIONS.join(', ')} (fused into the int8 kernel)`, a, a === 'softmax' ? 'int8 softmax is not lowered yet: export the logits (activation linear) and apply softmax to the output' : 'use a separate Activation layer');
+    throw new ConfigError({ layer: layer.name }, 'activation', `one of ${FUSABLE_ACTIVATIONS.join(', ')} (fused into the int8 kernel)`, a, a === 'softmax' ? 'softmax is lowered in a Dense, or as an Activation / Softmax layer after this one' : 'use a separate Activation layer');
   }
   return a as 'linear' | 'relu' | 'relu6';
 }
@@ -129,8 +132,8 @@ function fusableRelu(layer: Layer): 'relu' | 'relu6' | null {
 
 /** Layer classes with an int8 lowering (the cases of lowerModel's switch). */
 export const LOWERABLE_LAYERS: readonly string[] = [
-  'Conv2D', 'DepthwiseConv2D', 'Dense', 'Delta', 'BatchNormalization', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Reshape', 'Add',
-  'Activation', 'ReLU', 'CRReLU', 'PolyReLU', 'EvoNormB0', 'EvoNormS0', 'PolyNorm', 'EarlyExitHead', 'ConceptBottleneck',
+  'Conv2D', 'DepthwiseConv2D', 'Dense', 'Delta', 'BatchNormalization', 'AveragePooling2D', 'MaxPooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'Reshape', 'Add',
+  'Activation', 'Softmax', 'ReLU', 'CRReLU', 'PolyReLU', 'EvoNormB0', 'EvoNormS0', 'PolyNorm', 'EarlyExitHead', 'ConceptBottleneck',
   'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
 ];
 
@@ -146,8 +149,8 @@ export function checkLowerable(model: tfl.LayersModel): void {
   for (const node of modelGraph(model).nodes) {
     const cls = className(node.layer);
     if (!LOWERABLE_LAYERS.includes(cls)) throw unsupported(node.layer.name, cls);
-    if (cls === 'Conv2D' || cls === 'DepthwiseConv2D' || cls === 'Dense') fusedActivation(node.layer);
-    if (cls === 'Activation' && !Object.hasOwn(ACTIVATIONS, activationName(node.layer))) {
+    if (cls === 'Conv2D' || cls === 'DepthwiseConv2D' || (cls === 'Dense' && activationName(node.layer) !== 'softmax')) fusedActivation(node.layer);
+    if (cls === 'Activation' && activationName(node.layer) !== 'softmax' && !Object.hasOwn(ACTIVATIONS, activationName(node.layer))) {
       throw new ConfigError({ layer: node.layer.name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')} (a 256-entry table)`, activationName(node.layer));
     }
   }
@@ -256,6 +259,11 @@ export function calibrateModel(model: tfl.LayersModel, batches: Iterable<tf.Tens
         if (className(layer) === 'EarlyExitHead') {
           const p = (layer.params as () => HeadParams)();
           if (x.rank > 2) observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix, p.grid ?? 1, p.pooling === 'concat'));
+        } else if (className(layer) === 'Dense' && activationName(layer) === 'softmax') {
+          // the int8 graph keeps the logits before the softmax: their range, not the probabilities'
+          const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+          const units = (layer.getConfig() as { units: number }).units;
+          observe(`${layer.name}/logits`, denseFloat(x.dataSync() as Float32Array, kernel.length / units, kernel, bias ?? new Float32Array(units)));
         } else if (className(layer) === 'ConceptBottleneck') {
           const p = (layer.params as () => { inputDim: number; conceptKernel: Float32Array; conceptBias: Float32Array })();
           observe(`${layer.name}/z`, denseFloat(x.dataSync() as Float32Array, p.inputDim, p.conceptKernel, p.conceptBias));
@@ -409,6 +417,18 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
       const i = b.id(inName, name);
       return { i, inInfo: b.info(i) };
     };
+    /** A Softmax layer, or Activation('softmax'): the int8 softmax over the last axis. */
+    const lowerSoftmaxLayer = () => {
+      const cfgAxis = (layer.getConfig() as { axis?: number | number[] }).axis;
+      const axis = Array.isArray(cfgAxis) && cfgAxis.length === 1 ? cfgAxis[0] : cfgAxis;
+      const last = node.inputShapes[0]!.length - 1; // batch axis included, as tfjs counts
+      if (axis !== undefined && axis !== -1 && axis !== last) {
+        throw new ConfigError({ layer: name }, 'axis', `-1 or ${last} (softmax over the last axis)`, cfgAxis);
+      }
+      const { i, inInfo } = io();
+      const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
+      b.push(lowerSoftmax({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
+    };
 
     switch (cls) {
       case 'Conv2D':
@@ -416,6 +436,16 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
       case 'Dense': {
         if (cls === 'Dense' && inputIsDelta(node, graph)) {
           break; // lowered with its Delta layer (below)
+        }
+        if (cls === 'Dense' && activationName(layer) === 'softmax') {
+          // logits (linear dense into the calibrated pre-softmax range) -> the int8 softmax
+          const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+          const { i, inInfo } = io();
+          const logits = b.add(`${name}/logits`, outShape, b.params(`${name}/logits`, name));
+          b.push(lowerDense({ name, inputs: [i], outputs: [logits], in: inInfo, out: b.info(logits), kernel, ...(bias ? { bias } : {}), activation: 'linear' }) as unknown as Int8Node);
+          const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
+          b.push(lowerSoftmax({ name: `${name}_softmax`, inputs: [logits], outputs: [o], in: b.info(logits), out: b.info(o) }) as unknown as Int8Node);
+          break;
         }
         let [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
         let finalOut = outName;
@@ -482,14 +512,16 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         b.push(lowerDepthwiseConv2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, bias, activation: 'linear', kernelSize: [1, 1], strides: [1, 1], padding: 'valid' }) as unknown as Int8Node);
         break;
       }
-      case 'AveragePooling2D': {
+      case 'AveragePooling2D':
+      case 'MaxPooling2D': {
         const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
         const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
         const st = cfg.strides ?? pool;
         const strides: [number, number] = Array.isArray(st) ? [st[0]!, st[1]!] : [st, st];
         const { i, inInfo } = io();
         const o = newOut(outName, outShape, inInfo);
-        b.push(lowerAvgPool2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), poolSize: pool, strides, padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
+        const lowerPool = cls === 'MaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
+        b.push(lowerPool({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), poolSize: pool, strides, padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
         break;
       }
       case 'Flatten':
@@ -506,10 +538,17 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         b.push(lowerAdd({ name, inputs: [a, c], outputs: [o], in: [b.info(a), b.info(c)], out: b.info(o) }) as unknown as Int8Node);
         break;
       }
+      case 'Softmax':
+        lowerSoftmaxLayer();
+        break;
       case 'Activation':
       case 'ReLU':
       case 'CRReLU':
       case 'PolyReLU': {
+        if (cls === 'Activation' && activationName(layer) === 'softmax') {
+          lowerSoftmaxLayer();
+          break;
+        }
         let fn: ((x: number) => number) | undefined;
         let fnName = cls.toLowerCase();
         if (isElementwiseLayer(layer)) fn = layer.elementwiseFn();
@@ -591,14 +630,16 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
         b.alias(outName, io().i); // identity at inference
         break;
       }
-      case 'GlobalAveragePooling2D': {
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
         const cfg = layer.getConfig() as { dataFormat?: string; keepDims?: boolean };
         if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
         const { i, inInfo } = io();
         const [H, W, C] = inInfo.shape as [number, number, number];
-        // one average over the whole map (avg_pool2d, output grid = the input's), then [1, 1, C] -> [C]
+        // one average (max) over the whole map, output grid = the input's, then [1, 1, C] -> [C]
         const pooled = b.add(`${outName}/pooled`, [1, 1, C], inInfo);
-        b.push(lowerAvgPool2d({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), poolSize: [H, W], strides: [H, W], padding: 'valid' }) as unknown as Int8Node);
+        const lowerPool = cls === 'GlobalMaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
+        b.push(lowerPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), poolSize: [H, W], strides: [H, W], padding: 'valid' }) as unknown as Int8Node);
         const o = newOut(outName, outShape, inInfo);
         b.push(lowerReshape({ name, inputs: [pooled], outputs: [o], in: b.info(pooled), out: b.info(o) }) as unknown as Int8Node);
         break;

@@ -57,6 +57,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (count > all.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${all.count} ${all.source} test images available`, count);
   const set = count === all.count ? all : loadFashionMnist({ split: 'test', source: all.source, limit: count });
   const inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
+  const has = { exits: graph.nodes.some((n) => n.op === 'exit_decision'), stream: graph.nodes.some((n) => n.op === 'delta_dense') };
   // int8 vs the float model on the same images (bit-exact proves C == TS, not TS == the model)
   const recorded = typeof graph.meta['modelDir'] === 'string' ? graph.meta['modelDir'] : undefined;
   const modelDir = values.model ?? (recorded && fs.existsSync(recorded) ? recorded : undefined);
@@ -75,10 +76,12 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     const result = await verifyHost(outDir, inputs);
     print(io, `verified ${what}`);
     for (const b of result.builds) print(io, `  build: ${b}`);
-    print(io, `  modes: ${result.modes.join(', ')}; early exit taken on ${result.exitsTaken}/${result.count} images`);
+    // the harness runs every mode; report the ones this model has (a plain model: full only)
+    const shown = result.modes.filter((m) => (m !== 'exits' || has.exits) && (m !== 'stream' || has.stream));
+    print(io, `  modes: ${shown.join(', ')}${has.exits ? `; early exit taken on ${result.exitsTaken}/${result.count} images` : ''}`);
     const m = result.macs;
     const pct = (v: number) => `${Math.round(v).toLocaleString('en-US')} (${((100 * v) / m.dense).toFixed(1)}%)`;
-    print(io, `  MACs per inference, executed by the C code: dense ${Math.round(m.dense).toLocaleString('en-US')}, full ${pct(m.full)}, early exit ${pct(m.exits)}, delta stream ${pct(m.stream)}`);
+    print(io, `  MACs per inference, executed by the C code: dense ${Math.round(m.dense).toLocaleString('en-US')}, full ${pct(m.full)}${has.exits ? `, early exit ${pct(m.exits)}` : ''}${has.stream ? `, delta stream ${pct(m.stream)}` : ''}`);
     if (result.firstMismatch) {
       const x = result.firstMismatch;
       const where = x.nodeIndex !== null ? `layer #${x.nodeIndex} ${x.node} (${x.op})` : `result field ${x.field}`;
@@ -95,7 +98,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     `verified ${what} on emulated ${target} (qemu-system-arm -M ${info.machine}); executed instructions counted by a QEMU plugin (instructions, not cycles)`,
     `  flash: code ${n(r.flash.codeBytes)} B (the model's own code ${n(r.flash.modelCodeBytes)} B at -O2, ${n(r.flash.modelCodeBytesOs)} B at -Os), weights and tables ${n(r.flash.modelDataBytes)} B, test vectors ${n(r.flash.framesBytes)} B`,
     `  RAM: static ${n(r.ram.staticBytes)} B (arena ${n(r.ram.arenaBytes)} B + stream state and harness), stack high-water mark ${n(r.ram.stackBytes)} B (${n(r.ram.inferenceStackBytes)} B below main)`,
-    `  instructions per inference: full ${n(r.instructions.full)}, early exit ${n(r.instructions.exits)} (${((1 - r.instructions.exits / r.instructions.full) * 100).toFixed(1)}% fewer)`,
+    `  instructions per inference: full ${n(r.instructions.full)}${has.exits ? `, early exit ${n(r.instructions.exits)} (${((1 - r.instructions.exits / r.instructions.full) * 100).toFixed(1)}% fewer)` : ''}`,
     '',
     table(['#', 'layer', 'op', 'instructions'], r.instructions.perLayer.map((l) => [l.nodeIndex, l.node, l.op, n(l.instructions)])),
     '',

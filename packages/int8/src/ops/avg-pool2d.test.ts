@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TensorInfo } from '../graph.js';
 import { avgPool2d, type AvgPool2dNode, lowerAvgPool2d } from './avg-pool2d.js';
-import { caseDriver, CTX, describeC, describeCortexM, geometry, graphOf, i8, ints, type KernelCase, type Of, once, sampleOne, validateErrors } from './test-c.js';
+import { CTX, describeC, describeCortexM, geometry, graphOf, i8, type KernelCase, type Of, once, poolCaseText, poolDriver, sampleOne, validateErrors } from './test-c.js';
 
 const poolCase = fc
   .record({
@@ -108,27 +108,11 @@ const rawCase: fc.Arbitrary<KernelCase<AvgPool2dNode>> = fc
     return { node: clampIt ? { ...node, actMin: lo, actMax: hi } : node, graph, inputs: [input] };
   });
 
-const DRIVER = caseDriver(
-  'tb_avg_pool2d.h',
-  'static int8_t in[4096], out[4096];',
-  String.raw`
-    tb_avg_pool2d_params p;
-    p.in_h = rd(); p.in_w = rd(); p.channels = rd(); p.out_h = rd(); p.out_w = rd();
-    p.pool_h = rd(); p.pool_w = rd(); p.stride_h = rd(); p.stride_w = rd();
-    p.pad_top = rd(); p.pad_left = rd(); p.act_min = rd(); p.act_max = rd();
-    rd_s8(in, p.in_h * p.in_w * p.channels);
-    tb_avg_pool2d_s8(in, out, &p);
-    print_s8(out, p.out_h * p.out_w * p.channels);`,
-);
-
-function caseText({ node, graph, inputs }: KernelCase<AvgPool2dNode>): string {
-  const [x, y] = graph.tensors as [TensorInfo, TensorInfo];
-  return ints(x.shape, y.shape[0]!, y.shape[1]!, node.poolSize, node.strides, node.padding.top, node.padding.left, node.actMin, node.actMax, inputs[0]!);
-}
+const DRIVER = poolDriver('tb_avg_pool2d.h', 'tb_avg_pool2d_s8');
 
 describeC('avg_pool2d: C tb_avg_pool2d_s8 is bit-exact with the TS kernel', 'tb_avg_pool2d', (c) => {
   const cases = once(() => fc.sample(rawCase, { seed: 17, numRuns: 400 }));
-  c.itMatchesTs('400 random cases, every byte equal', DRIVER, avgPool2d, cases, caseText, 60_000);
+  c.itMatchesTs('400 random cases, every byte equal', DRIVER, avgPool2d, cases, poolCaseText, 60_000);
   c.itEmittedMatchesTs('the emitted call compiles and matches TS', avgPool2d, () => cases().slice(0, 12), { runtime: ['tb_avg_pool2d.h'], no: ['data', 'state'], timeout: 60_000 });
 });
 

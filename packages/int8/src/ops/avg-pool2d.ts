@@ -93,35 +93,23 @@ export const avgPool2d: OpDef<AvgPool2dNode> = {
   },
 
   run(node, [input], graph) {
-    const { H, W, C, OH, OW } = dims(node, graph);
-    const [PH, PW] = node.poolSize;
-    const [SH, SW] = node.strides;
-    const { top, left } = node.padding;
+    const { W, C, OH, OW } = dims(node, graph);
     const { actMin, actMax } = node;
     const x = input!;
     const out = new Int8Array(OH * OW * C);
-    let o = 0;
-    for (let oy = 0; oy < OH; oy++) {
-      const iy0 = oy * SH - top;
-      const ky0 = Math.max(0, -iy0);
-      const ky1 = Math.min(PH, H - iy0);
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * SW - left;
-        const kx0 = Math.max(0, -ix0);
-        const kx1 = Math.min(PW, W - ix0);
-        const count = (ky1 - ky0) * (kx1 - kx0);
-        const half = (count / 2) | 0;
-        for (let c = 0; c < C; c++) {
-          let sum = 0;
-          for (let ky = ky0; ky < ky1; ky++) {
-            for (let kx = kx0; kx < kx1; kx++) sum += x[((iy0 + ky) * W + ix0 + kx) * C + c]!;
-          }
-          // C: (sum +- count/2) / count truncates toward zero; |sum| < 2^31, so `/ | 0` is exact
-          const avg = ((sum > 0 ? sum + half : sum - half) / count) | 0;
-          out[o++] = avg < actMin ? actMin : avg > actMax ? actMax : avg;
+    poolWindows(node, graph, (o, iy0, ix0, ky0, ky1, kx0, kx1) => {
+      const count = (ky1 - ky0) * (kx1 - kx0);
+      const half = (count / 2) | 0;
+      for (let c = 0; c < C; c++) {
+        let sum = 0;
+        for (let ky = ky0; ky < ky1; ky++) {
+          for (let kx = kx0; kx < kx1; kx++) sum += x[((iy0 + ky) * W + ix0 + kx) * C + c]!;
         }
+        // C: (sum +- count/2) / count truncates toward zero; |sum| < 2^31, so `/ | 0` is exact
+        const avg = ((sum > 0 ? sum + half : sum - half) / count) | 0;
+        out[o * C + c] = avg < actMin ? actMin : avg > actMax ? actMax : avg;
       }
-    }
+    });
     return { outputs: [out] };
   },
 
@@ -132,13 +120,33 @@ export const avgPool2d: OpDef<AvgPool2dNode> = {
   runtime: ['tb_avg_pool2d.h'],
 
   emitC(node: AvgPool2dNode, ctx: EmitContext) {
-    const d = dims(node, ctx.graph);
-    const fields: Array<[string, number]> = [
-      ['in_h', d.H], ['in_w', d.W], ['channels', d.C], ['out_h', d.OH], ['out_w', d.OW],
-      ['pool_h', node.poolSize[0]], ['pool_w', node.poolSize[1]], ['stride_h', node.strides[0]], ['stride_w', node.strides[1]],
-      ['pad_top', node.padding.top], ['pad_left', node.padding.left], ['act_min', node.actMin], ['act_max', node.actMax],
-    ];
-    const params = fields.map(([k, v]) => `.${k} = ${h.cInt(v)}`).join(', ');
-    return { call: `tb_avg_pool2d_s8(${ctx.tensor(node.inputs[0]!)}, ${ctx.tensor(node.outputs[0]!)}, &(const tb_avg_pool2d_params){ ${params} })` };
+    return { call: poolCall('tb_avg_pool2d_s8', node, ctx) };
   },
 };
+
+/** The emitted call of a pooling kernel (average or max: one parameter struct, tb_avg_pool2d_params). */
+export function poolCall(fn: string, node: Omit<AvgPool2dNode, 'op'>, ctx: EmitContext): string {
+  const d = dims(node as AvgPool2dNode, ctx.graph);
+  const fields: Array<[string, number]> = [
+    ['in_h', d.H], ['in_w', d.W], ['channels', d.C], ['out_h', d.OH], ['out_w', d.OW],
+    ['pool_h', node.poolSize[0]], ['pool_w', node.poolSize[1]], ['stride_h', node.strides[0]], ['stride_w', node.strides[1]],
+    ['pad_top', node.padding.top], ['pad_left', node.padding.left], ['act_min', node.actMin], ['act_max', node.actMax],
+  ];
+  const params = fields.map(([k, v]) => `.${k} = ${h.cInt(v)}`).join(', ');
+  return `${fn}(${ctx.tensor(node.inputs[0]!)}, ${ctx.tensor(node.outputs[0]!)}, &(const tb_avg_pool2d_params){ ${params} })`;
+}
+
+/** Window bounds of output (oy, ox) over the in-bounds taps: [ky0, ky1) x [kx0, kx1), origin (iy0, ix0). */
+export function poolWindows(node: Omit<AvgPool2dNode, 'op'>, graph: Int8Graph, visit: (o: number, iy0: number, ix0: number, ky0: number, ky1: number, kx0: number, kx1: number) => void): void {
+  const { H, W, OH, OW } = dims(node as AvgPool2dNode, graph);
+  const [PH, PW] = node.poolSize;
+  const [SH, SW] = node.strides;
+  let o = 0;
+  for (let oy = 0; oy < OH; oy++) {
+    const iy0 = oy * SH - node.padding.top;
+    for (let ox = 0; ox < OW; ox++) {
+      const ix0 = ox * SW - node.padding.left;
+      visit(o++, iy0, ix0, Math.max(0, -iy0), Math.min(PH, H - iy0), Math.max(0, -ix0), Math.min(PW, W - ix0));
+    }
+  }
+}

@@ -439,3 +439,25 @@ export function describeCortexM(title: string, unit: { file: string } | { source
     }, 30_000);
   });
 }
+
+/** The C driver of a pooling kernel taking tb_avg_pool2d_params (average and max pooling). */
+export function poolDriver(header: string, fn: string): string {
+  return caseDriver(
+    header,
+    'static int8_t in[4096], out[4096];',
+    String.raw`
+    tb_avg_pool2d_params p;
+    p.in_h = rd(); p.in_w = rd(); p.channels = rd(); p.out_h = rd(); p.out_w = rd();
+    p.pool_h = rd(); p.pool_w = rd(); p.stride_h = rd(); p.stride_w = rd();
+    p.pad_top = rd(); p.pad_left = rd(); p.act_min = rd(); p.act_max = rd();
+    rd_s8(in, p.in_h * p.in_w * p.channels);
+    ${fn}(in, out, &p);
+    print_s8(out, p.out_h * p.out_w * p.channels);`,
+  );
+}
+
+/** One case line for poolDriver. */
+export function poolCaseText({ node, graph, inputs }: KernelCase<NodeBase & { poolSize: number[]; strides: number[]; padding: { top: number; left: number }; actMin: number; actMax: number }>): string {
+  const [x, y] = graph.tensors as [TensorInfo, TensorInfo];
+  return ints(x.shape, y.shape[0]!, y.shape[1]!, node.poolSize, node.strides, node.padding.top, node.padding.left, node.actMin, node.actMax, inputs[0]!);
+}
