@@ -118,6 +118,34 @@ describe.skipIf(SKIP_C)('tinyblocks verify --target host', () => {
     expect(m4.code).toBe(0);
   }, 300_000);
 
+  it('standard layers together (separable conv, zero padding, upsampling, concatenate, leaky ReLU, ELU, BN after a fused ReLU, global pooling, softmax) export and verify bit-exact on the host and Cortex-M4', async () => {
+    const init = (k: number) => tfl.initializers.glorotUniform({ seed: k });
+    const input = tfl.input({ shape: [28, 28, 1], name: 'image' });
+    let x = tfl.layers.zeroPadding2d({ name: 'pad', padding: 2 }).apply(input) as tfl.SymbolicTensor;
+    x = tfl.layers.conv2d({ name: 'c1', filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(1) }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.batchNormalization({ name: 'bn1' }).apply(x) as tfl.SymbolicTensor;
+    const a = tfl.layers.separableConv2d({ name: 'sep', filters: 8, kernelSize: 3, padding: 'same', depthwiseInitializer: init(2), pointwiseInitializer: init(3) }).apply(x) as tfl.SymbolicTensor;
+    const la = tfl.layers.leakyReLU({ name: 'leaky', alpha: 0.2 }).apply(a) as tfl.SymbolicTensor;
+    const p = tfl.layers.maxPooling2d({ name: 'mp', poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
+    const u = tfl.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(p) as tfl.SymbolicTensor;
+    const e = tfl.layers.elu({ name: 'elu' }).apply(u) as tfl.SymbolicTensor;
+    x = tfl.layers.concatenate({ name: 'cat' }).apply([la, e]) as tfl.SymbolicTensor;
+    x = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tfl.SymbolicTensor;
+    const y = tfl.layers.dense({ name: 'fc', units: 10, activation: 'softmax', kernelInitializer: init(4) }).apply(x) as tfl.SymbolicTensor;
+    const dir = path.join(tmp, 'standard');
+    await saveModel(tfl.model({ inputs: input, outputs: y, name: 'standard' }), dir);
+    const out = path.join(tmp, 'standard-c');
+    const e1 = await cli('export', dir, '--out', out, '--calib-count', '100');
+    expect(e1.code, e1.err).toBe(0);
+    for (const op of ['pad2d', 'depthwise_conv2d', 'max_pool2d', 'upsample2d', 'concat', 'avg_pool2d', 'softmax']) expect(e1.out).toContain(` ${op} `);
+    const host = await cli('verify', out, '--target', 'host', '--count', '20', '--data', 'subset', '--min-agreement', '0.5');
+    expect(host.out.trim().split('\n').at(-2)).toBe('verify host: 20/20 bit-exact');
+    expect(host.out.trim().split('\n').at(-1)).toMatch(/^float agreement: \d+\/20 top-1, worst layer \w+ \d+\.\d dB$/);
+    if (!HAS_ARM) return;
+    const m4 = await cli('verify', out, '--target', 'cortex-m4', '--count', '5', '--data', 'subset', '--min-agreement', '0.5');
+    expect(m4.out.trim().split('\n').at(-2)).toMatch(/^verify cortex-m4: 5\/5 bit-exact, [\d,]+ instructions\/inference$/);
+  }, 300_000);
+
   it('int8 against a float model it does not compute: exit 1 below --min-agreement, though bit-exact', async () => {
     // the same architecture with other (untrained) weights: C == TS still, but TS != this model
     const other = path.join(tmp, 'other-weights');
@@ -189,12 +217,12 @@ describe('tinyblocks export / verify: bad input exits 2 and leaves no output dir
   it('a model with an unsupported layer: names the layer and its class', async () => {
     const input = tfl.input({ shape: [28, 28, 1] });
     let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
-    x = tfl.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.conv2dTranspose({ name: 'up', filters: 4, kernelSize: 2, strides: 2 }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 10 }).apply(x) as tfl.SymbolicTensor });
     const dir = path.join(tmp, 'unsupported');
     await saveModel(model, dir);
-    await expectRefused(dir, /up: class: expected a layer with an int8 lowering.*got "UpSampling2D"/);
+    await expectRefused(dir, /up: class: expected a layer with an int8 lowering.*got "Conv2DTranspose"/);
   }, 60_000);
 
   it('a corrupt weights file: names the file', async () => {

@@ -7,7 +7,7 @@ export function readIdx(bytes: Uint8Array, file: string, expect: IdxExpect = {})
   let raw = bytes;
   if (isGzip(bytes)) {
     try {
-      raw = new Uint8Array(gunzipSync(bytes));
+      raw = new Uint8Array(gunzipSync(bytes, { maxOutputLength: 1 << 30 })); // a gzip bomb stops at 1 GiB
     } catch (err) {
       throw gzipError(file, err);
     }

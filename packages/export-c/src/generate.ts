@@ -227,7 +227,8 @@ export function generateC(graph: Int8Graph, options: GenerateOptions = {}): Gene
   const weightBytes = data.reduce((s, d) => s + d.values.length * C_TYPES[d.type].bytes, 0);
   const stateBytes = state.reduce((s, d) => s + d.length * C_TYPES[d.type].bytes, 0);
   const inT = graph.tensors[graph.input]!;
-  const runtime = collectRuntime(runtimeHeaders);
+  const sources = Object.assign({}, ...graph.nodes.map((n) => opOf(n).sources ?? {})) as Record<string, string>;
+  const runtime = collectRuntime(runtimeHeaders, undefined, sources);
 
   const header = modelHeader({ name, NAME, graph, plan, inT, logitsT, outputSize, numConcepts, exits: exitCount, weightBytes, stateBytes, macs: denseMacs, exitMacros, conceptsT: conceptsOut ? graph.tensors[conceptsOut.tensor]! : undefined });
   const dataHeader = modelDataHeader(name, NAME, data);

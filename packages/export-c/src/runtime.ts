@@ -15,7 +15,7 @@ export function runtimeDir(): string {
 }
 
 /** File name -> contents, sorted by name; DataError naming a missing file. */
-export function collectRuntime(headers: readonly string[], dir = runtimeDir()): Record<string, string> {
+export function collectRuntime(headers: readonly string[], dir = runtimeDir(), sources: Readonly<Record<string, string>> = {}): Record<string, string> {
   const found = new Map<string, string>();
   const queue = ['tb_fixed_point.h', ...headers];
   while (queue.length > 0) {
@@ -23,13 +23,14 @@ export function collectRuntime(headers: readonly string[], dir = runtimeDir()): 
     if (found.has(name)) continue;
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new DataError({ file: join(dir, name) }, 'runtime', 'a plain file name in the runtime folder', name);
     const file = join(dir, name);
-    if (!existsSync(file)) throw new DataError({ file }, 'runtime', 'a C runtime file of @tinyblocks/int8', 'no such file');
-    const text = readFileSync(file, 'utf8');
+    const own = Object.hasOwn(sources, name); // a registered op's own C file
+    if (!own && !existsSync(file)) throw new DataError({ file }, 'runtime', 'a C runtime file of @tinyblocks/int8 (or of a registered op)', 'no such file');
+    const text = own ? sources[name]! : readFileSync(file, 'utf8');
     found.set(name, text);
     for (const m of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) queue.push(m[1]!);
     if (name.endsWith('.h')) {
       const c = name.slice(0, -2) + '.c';
-      if (existsSync(join(dir, c))) queue.push(c);
+      if (Object.hasOwn(sources, c) || existsSync(join(dir, c))) queue.push(c);
     }
   }
   return Object.fromEntries([...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));

@@ -30,7 +30,7 @@ export {
 export { evalOnGrid, buildLut, applyLut, codeHistogram } from './lut.js';
 export * from './graph.js';
 export type { OpDef, RunContext, RunResult, EmitContext, EmittedC } from './op.js';
-export { OPS, opOf, validateGraph } from './registry.js';
+export { OPS, opOf, registerOp, validateGraph } from './registry.js';
 export { runGraph, createStream, type RunOptions, type RunOutput, type Stream } from './interpreter.js';
 export * from './ops/conv2d.js';
 export * from './ops/depthwise-conv2d.js';
@@ -38,6 +38,9 @@ export * from './ops/dense.js';
 export * from './ops/avg-pool2d.js';
 export * from './ops/max-pool2d.js';
 export * from './ops/softmax.js';
+export * from './ops/pad2d.js';
+export * from './ops/upsample2d.js';
+export * from './ops/concat.js';
 export * from './ops/add.js';
 export * from './ops/lut.js';
 export * from './ops/reshape.js';

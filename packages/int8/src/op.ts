@@ -71,5 +71,10 @@ export interface OpDef<N extends NodeBase = Int8Node> {
   inPlace?: boolean;
   /** Runtime headers under int8/runtime the emitted call needs (each `tb_x.h` may have a `tb_x.c`). */
   runtime: string[];
+  /**
+   * C files of an op registered from outside tinyblocks (file name -> text): looked up before
+   * int8/runtime, shipped with every export that uses the op. Built-in ops have none.
+   */
+  sources?: Readonly<Record<string, string>>;
   emitC(node: N, ctx: EmitContext): EmittedC;
 }

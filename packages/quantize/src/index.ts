@@ -52,8 +52,16 @@ export {
   mixPoolFloat,
   stableTensorNames,
   checkLowerable,
-  LOWERABLE_LAYERS,
 } from './ptq.js';
+export {
+  type CalibrationContext,
+  type LayerLowering,
+  type LoweringBuilder,
+  type LoweringContext,
+  lowerableLayers,
+  loweringOf,
+  registerLowering,
+} from './lowering.js';
 export { type FloatCheck, type FloatCheckOptions, type LayerError, checkAgainstFloat } from './float-check.js';
 export {
   type FakeQuantArgs,

@@ -34,6 +34,9 @@ import {
   lowerAvgPool2d,
   lowerMaxPool2d,
   lowerSoftmax,
+  lowerPad2d,
+  lowerConcat,
+  lowerUpsample2d,
   SOFTMAX_OUTPUT,
   lowerConceptIntervene,
   lowerConv2d,
@@ -53,6 +56,7 @@ import {
 } from '@tinyblocks/int8';
 import { createObserver, type Observer, type ObserverMethod } from './calibrate.js';
 import { equalizeOutlierChannels, type EqualizeOptions } from './equalize.js';
+import { type LoweringContext, loweringOf, lowerableLayers, registerLowering } from './lowering.js';
 
 /** Calibration input batches: an iterable, or a function returning a fresh one (read twice when equalizing). */
 export type Calibration = Iterable<tf.Tensor> | (() => Iterable<tf.Tensor>);
@@ -99,7 +103,40 @@ const ACTIVATIONS: Record<string, (x: number) => number> = {
   softplus: (x) => Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0),
   swish: (x) => x / (1 + Math.exp(-x)),
   hardSigmoid: (x) => Math.min(Math.max(0.2 * x + 0.5, 0), 1),
+  selu: (x) => 1.0507009873554805 * (x >= 0 ? x : 1.6732632423543772 * (Math.exp(x) - 1)),
+  softsign: (x) => x / (1 + Math.abs(x)),
+  mish: (x) => x * Math.tanh(Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0)),
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  gelu_new: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
 };
+
+/** erf to ~1e-7 (Abramowitz & Stegun 7.1.26): finer than any int8 table step. */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
+/** The float function of an activation layer with parameters (LeakyReLU, ELU, ThresholdedReLU), for its table. */
+function parametricActivation(layer: Layer): { fn: (x: number) => number; fnName: string } | null {
+  const cfg = layer.getConfig() as { alpha?: number; theta?: number };
+  switch (className(layer)) {
+    case 'LeakyReLU': {
+      const a = cfg.alpha ?? 0.3;
+      return { fn: (x) => (x >= 0 ? x : a * x), fnName: `leaky_relu(alpha ${a})` };
+    }
+    case 'ELU': {
+      const a = cfg.alpha ?? 1;
+      return { fn: (x) => (x >= 0 ? x : a * (Math.exp(x) - 1)), fnName: `elu(alpha ${a})` };
+    }
+    case 'ThresholdedReLU': {
+      const t = cfg.theta ?? 1;
+      return { fn: (x) => (x > t ? x : 0), fnName: `thresholded_relu(theta ${t})` };
+    }
+    default:
+      return null;
+  }
+}
 const sigmoid = ACTIVATIONS['sigmoid']!;
 const FUSABLE_ACTIVATIONS = ['linear', 'relu', 'relu6'] as const;
 
@@ -116,6 +153,33 @@ function fusedActivation(layer: Layer): 'linear' | 'relu' | 'relu6' {
   return a as 'linear' | 'relu' | 'relu6';
 }
 
+/**
+ * A conv / dense activation that is not a clamp (sigmoid, tanh, gelu, ...): the kernel then writes
+ * its pre-activation (calibrated separately) and a 256-entry table applies the function.
+ */
+function tableActivation(layer: Layer): ((x: number) => number) | null {
+  const a = activationName(layer);
+  if ((FUSABLE_ACTIVATIONS as readonly string[]).includes(a) || a === 'softmax') return null;
+  return Object.hasOwn(ACTIVATIONS, a) ? ACTIVATIONS[a]! : null;
+}
+
+/** The float pre-activation of a conv / dense layer on `x` (for calibrating it). */
+function preActivation(layer: Layer, x: tf.Tensor): tf.Tensor {
+  const cfg = layer.getConfig() as { strides?: number | number[]; padding?: 'same' | 'valid' };
+  const [kernel, bias] = layer.getWeights();
+  const st = (v: number | number[] | undefined): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? 1, v ?? 1]);
+  return tf.tidy(() => {
+    const pad = cfg.padding ?? 'valid';
+    let y: tf.Tensor;
+    switch (className(layer)) {
+      case 'Conv2D': y = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, st(cfg.strides), pad); break;
+      case 'DepthwiseConv2D': y = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, st(cfg.strides), pad); break;
+      default: y = tf.reshape(tf.matMul(tf.reshape(x, [-1, kernel!.shape[0]!]), kernel as tf.Tensor2D), [...x.shape.slice(0, -1), kernel!.shape[1]!]);
+    }
+    return bias ? tf.add(y, bias) : y;
+  });
+}
+
 /** 'relu' / 'relu6' when `layer` is a ReLU the int8 kernels can apply as their output clamp. */
 function fusableRelu(layer: Layer): 'relu' | 'relu6' | null {
   const cls = className(layer);
@@ -130,29 +194,21 @@ function fusableRelu(layer: Layer): 'relu' | 'relu6' | null {
   return null;
 }
 
-/** Layer classes with an int8 lowering (the cases of lowerModel's switch). */
-export const LOWERABLE_LAYERS: readonly string[] = [
-  'Conv2D', 'DepthwiseConv2D', 'Dense', 'Delta', 'BatchNormalization', 'AveragePooling2D', 'MaxPooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'Reshape', 'Add',
-  'Activation', 'Softmax', 'ReLU', 'CRReLU', 'PolyReLU', 'EvoNormB0', 'EvoNormS0', 'PolyNorm', 'EarlyExitHead', 'ConceptBottleneck',
-  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
-];
-
 function unsupported(name: string, cls: string): ConfigError {
-  return new ConfigError({ layer: name }, 'class', `a layer with an int8 lowering (${LOWERABLE_LAYERS.join(', ')})`, cls);
+  return new ConfigError({ layer: name }, 'class', `a layer with an int8 lowering (${lowerableLayers().join(', ')}; or one registered with registerLowering)`, cls);
 }
 
 /**
- * Every layer checked for a lowering (and a fusable activation) before any calibration runs:
- * an unsupported layer fails in milliseconds, naming the layer and its class.
+ * Every layer checked for a lowering (and its own check: a fusable activation, a table it can
+ * build) before any calibration runs: an unsupported layer fails in milliseconds, naming the
+ * layer and its class.
  */
 export function checkLowerable(model: tfl.LayersModel): void {
   for (const node of modelGraph(model).nodes) {
     const cls = className(node.layer);
-    if (!LOWERABLE_LAYERS.includes(cls)) throw unsupported(node.layer.name, cls);
-    if (cls === 'Conv2D' || cls === 'DepthwiseConv2D' || (cls === 'Dense' && activationName(node.layer) !== 'softmax')) fusedActivation(node.layer);
-    if (cls === 'Activation' && activationName(node.layer) !== 'softmax' && !Object.hasOwn(ACTIVATIONS, activationName(node.layer))) {
-      throw new ConfigError({ layer: node.layer.name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')} (a 256-entry table)`, activationName(node.layer));
-    }
+    const lowering = loweringOf(cls);
+    if (!lowering) throw unsupported(node.layer.name, cls);
+    lowering.check?.(node.layer);
   }
 }
 
@@ -256,18 +312,7 @@ export function calibrateModel(model: tfl.LayersModel, batches: Iterable<tf.Tens
         const layer = node.layer as AnyLayer;
         const x = values.get(node.inputs[0]!);
         if (!x) continue;
-        if (className(layer) === 'EarlyExitHead') {
-          const p = (layer.params as () => HeadParams)();
-          if (x.rank > 2) observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix, p.grid ?? 1, p.pooling === 'concat'));
-        } else if (className(layer) === 'Dense' && activationName(layer) === 'softmax') {
-          // the int8 graph keeps the logits before the softmax: their range, not the probabilities'
-          const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
-          const units = (layer.getConfig() as { units: number }).units;
-          observe(`${layer.name}/logits`, denseFloat(x.dataSync() as Float32Array, kernel.length / units, kernel, bias ?? new Float32Array(units)));
-        } else if (className(layer) === 'ConceptBottleneck') {
-          const p = (layer.params as () => { inputDim: number; conceptKernel: Float32Array; conceptBias: Float32Array })();
-          observe(`${layer.name}/z`, denseFloat(x.dataSync() as Float32Array, p.inputDim, p.conceptKernel, p.conceptBias));
-        }
+        loweringOf(className(layer))?.calibrate?.({ layer, node, x, values, observe });
       }
     } finally {
       for (const [name, t] of values) if (!graph.inputs.includes(name)) t.dispose();
@@ -417,236 +462,11 @@ export function lowerModel(model: tfl.LayersModel, ranges: Ranges, options: Quan
       const i = b.id(inName, name);
       return { i, inInfo: b.info(i) };
     };
-    /** A Softmax layer, or Activation('softmax'): the int8 softmax over the last axis. */
-    const lowerSoftmaxLayer = () => {
-      const cfgAxis = (layer.getConfig() as { axis?: number | number[] }).axis;
-      const axis = Array.isArray(cfgAxis) && cfgAxis.length === 1 ? cfgAxis[0] : cfgAxis;
-      const last = node.inputShapes[0]!.length - 1; // batch axis included, as tfjs counts
-      if (axis !== undefined && axis !== -1 && axis !== last) {
-        throw new ConfigError({ layer: name }, 'axis', `-1 or ${last} (softmax over the last axis)`, cfgAxis);
-      }
-      const { i, inInfo } = io();
-      const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
-      b.push(lowerSoftmax({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
-    };
 
-    switch (cls) {
-      case 'Conv2D':
-      case 'DepthwiseConv2D':
-      case 'Dense': {
-        if (cls === 'Dense' && inputIsDelta(node, graph)) {
-          break; // lowered with its Delta layer (below)
-        }
-        if (cls === 'Dense' && activationName(layer) === 'softmax') {
-          // logits (linear dense into the calibrated pre-softmax range) -> the int8 softmax
-          const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
-          const { i, inInfo } = io();
-          const logits = b.add(`${name}/logits`, outShape, b.params(`${name}/logits`, name));
-          b.push(lowerDense({ name, inputs: [i], outputs: [logits], in: inInfo, out: b.info(logits), kernel, ...(bias ? { bias } : {}), activation: 'linear' }) as unknown as Int8Node);
-          const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
-          b.push(lowerSoftmax({ name: `${name}_softmax`, inputs: [logits], outputs: [o], in: b.info(logits), out: b.info(o) }) as unknown as Int8Node);
-          break;
-        }
-        let [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
-        let finalOut = outName;
-        const next = only(outName);
-        // BN folds into the kernel only when nothing sits between them: with a fused activation
-        // the model computes BN(act(conv)), and folding would give act(BN(conv)) (a wrong model
-        // that every bit-exact check passes); then BN is lowered on its own, as a per-channel affine
-        const bn = next && className(next.layer) === 'BatchNormalization' && activationName(layer) === 'linear' ? next : null;
-        if (bn) {
-          ({ kernel, bias } = foldBatchNorm(bn.layer, kernel, bias, cls));
-          finalOut = bn.outputs[0]!;
-          skip.add(bn.layer);
-        }
-        // a ReLU / ReLU6 layer right after (the conv or its folded BN) becomes the kernel's clamp:
-        // the output grid then covers [0, max] exactly instead of a table reading a wider grid
-        let activation = fusedActivation(layer);
-        const act = activation === 'linear' ? only(finalOut) : null;
-        const actKind = act ? fusableRelu(act.layer) : null;
-        if (act && actKind) {
-          activation = actKind;
-          finalOut = act.outputs[0]!;
-          skip.add(act.layer);
-        }
-        const { i, inInfo } = io();
-        const o = newOut(finalOut, featureShape(bn && finalOut !== outName ? bn.outputShapes[0]! : node.outputShapes[0]!));
-        const base = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, ...(bias ? { bias } : {}), activation };
-        const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid'; dilationRate?: number | number[]; depthMultiplier?: number };
-        const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
-        if (cls !== 'Dense') {
-          const dil = pair(cfg.dilationRate, 1);
-          if (dil[0] !== 1 || dil[1] !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
-          const conv = { ...base, kernelSize: pair(cfg.kernelSize, 1), strides: pair(cfg.strides, 1), padding: cfg.padding ?? 'valid' };
-          b.push((cls === 'Conv2D' ? lowerConv2d(conv) : lowerDepthwiseConv2d(conv)) as unknown as Int8Node);
-        } else {
-          b.push(lowerDense(base) as unknown as Int8Node);
-        }
-        break;
-      }
-      case 'Delta': {
-        const next = only(outName);
-        if (!next || className(next.layer) !== 'Dense') {
-          throw new ConfigError({ layer: name }, 'next layer', 'a Dense layer reading only this Delta layer (int8 runs them as one delta_dense op)', next ? className(next.layer) : 'several or none');
-        }
-        const dense = next.layer;
-        const [kernel, bias] = weights(dense) as [Float32Array, Float32Array | undefined];
-        if (fusedActivation(dense) !== 'linear') throw new ConfigError({ layer: dense.name }, 'activation', "'linear' after a Delta layer", activationName(dense));
-        const { i, inInfo } = io();
-        const o = newOut(next.outputs[0]!, featureShape(next.outputShapes[0]!));
-        const thresholds = (layer.params as () => number[])();
-        const relu = Boolean((layer as unknown as { relu: boolean }).relu);
-        b.push(lowerDeltaDense({ name: `${name}_${dense.name}`, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), thresholds, relu, kernel, ...(bias ? { bias } : {}) }) as unknown as Int8Node);
-        skip.add(dense);
-        break;
-      }
-      case 'BatchNormalization': {
-        // not foldable (after an activation, an add, a pool...): y = g_c x + b_c per channel, a 1x1 depthwise conv
-        const { i, inInfo } = io();
-        if (inInfo.shape.length !== 3) {
-          throw new ConfigError({ layer: name }, 'input', 'a [H, W, C] feature map, or the output of a Conv2D, DepthwiseConv2D or Dense layer with a linear activation read only by this layer (folded)', `shape [${inInfo.shape.join(', ')}] from ${className(graph.nodes.find((n) => n.outputs.includes(inName))?.layer ?? layer)}`, "give the layer before it activation: 'linear' and put the activation after the BatchNormalization");
-        }
-        const c = inInfo.shape[2]!;
-        const { kernel, bias } = foldBatchNorm(layer, new Float32Array(c).fill(1), undefined, 'DepthwiseConv2D');
-        const o = newOut(outName, outShape);
-        b.push(lowerDepthwiseConv2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, bias, activation: 'linear', kernelSize: [1, 1], strides: [1, 1], padding: 'valid' }) as unknown as Int8Node);
-        break;
-      }
-      case 'AveragePooling2D':
-      case 'MaxPooling2D': {
-        const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
-        const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
-        const st = cfg.strides ?? pool;
-        const strides: [number, number] = Array.isArray(st) ? [st[0]!, st[1]!] : [st, st];
-        const { i, inInfo } = io();
-        const o = newOut(outName, outShape, inInfo);
-        const lowerPool = cls === 'MaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
-        b.push(lowerPool({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), poolSize: pool, strides, padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
-        break;
-      }
-      case 'Flatten':
-      case 'Reshape': {
-        const { i, inInfo } = io();
-        const o = newOut(outName, outShape, inInfo);
-        b.push(lowerReshape({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
-        break;
-      }
-      case 'Add': {
-        if (node.inputs.length !== 2) throw new ConfigError({ layer: name }, 'inputs', '2 tensors', node.inputs.length);
-        const [a, c] = node.inputs.map((n) => b.id(n, name)) as [number, number];
-        const o = newOut(outName, outShape);
-        b.push(lowerAdd({ name, inputs: [a, c], outputs: [o], in: [b.info(a), b.info(c)], out: b.info(o) }) as unknown as Int8Node);
-        break;
-      }
-      case 'Softmax':
-        lowerSoftmaxLayer();
-        break;
-      case 'Activation':
-      case 'ReLU':
-      case 'CRReLU':
-      case 'PolyReLU': {
-        if (cls === 'Activation' && activationName(layer) === 'softmax') {
-          lowerSoftmaxLayer();
-          break;
-        }
-        let fn: ((x: number) => number) | undefined;
-        let fnName = cls.toLowerCase();
-        if (isElementwiseLayer(layer)) fn = layer.elementwiseFn();
-        else if (cls === 'ReLU') {
-          const maxValue = (layer.getConfig() as { maxValue?: number | null }).maxValue;
-          fn = maxValue == null ? ACTIVATIONS['relu'] : (x: number) => Math.min(Math.max(x, 0), maxValue);
-          if (maxValue != null) fnName = `relu(max ${maxValue})`;
-        }
-        else {
-          fnName = activationName(layer);
-          fn = Object.hasOwn(ACTIVATIONS, fnName) ? ACTIVATIONS[fnName] : undefined;
-          if (!fn) throw new ConfigError({ layer: name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')}`, fnName);
-        }
-        const { i, inInfo } = io();
-        const o = newOut(outName, outShape);
-        b.push(lowerLut({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), fn: fn!, fnName }) as unknown as Int8Node);
-        break;
-      }
-      case 'EvoNormB0':
-      case 'EvoNormS0': {
-        const { i, inInfo } = io();
-        const o = newOut(outName, outShape);
-        const p = (layer.params as () => Record<string, unknown>)();
-        const args = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), ...p };
-        b.push((cls === 'EvoNormB0' ? lowerEvoNormB0(args as never) : lowerEvoNormS0(args as never)) as unknown as Int8Node);
-        break;
-      }
-      case 'PolyNorm': {
-        const { i, inInfo } = io();
-        const o = newOut(outName, outShape);
-        const p = (layer.params as () => { w: number[]; b: number })();
-        const eps = (layer as unknown as { eps: number }).eps;
-        b.push(lowerPolyNorm({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), w: p.w, b: p.b, eps }) as unknown as Int8Node);
-        break;
-      }
-      case 'EarlyExitHead': {
-        const p = (layer.params as () => HeadParams)();
-        const { i, inInfo } = io();
-        let pooled = i;
-        if (inInfo.shape.length > 1) {
-          const grid = p.grid ?? 1;
-          const concat = p.pooling === 'concat';
-          pooled = newOut(`${name}/pooled`, [grid * grid * (concat ? 2 : 1) * p.channels]);
-          early(lowerMixPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), mix: p.mix, grid, concat }) as unknown as Int8Node);
-        }
-        const logits = newOut(outName, outShape);
-        early(lowerDense({ name: `${name}_fc`, inputs: [pooled], outputs: [logits], in: b.info(pooled), out: b.info(logits), kernel: p.kernel, bias: p.bias, activation: 'linear' }) as unknown as Int8Node);
-        early(lowerExitDecision({ name: `${name}_decide`, inputs: [logits], outputs: [], in: b.info(logits), out: b.info(logits), threshold: thresholdOf(name) }) as unknown as Int8Node);
-        break;
-      }
-      case 'ConceptBottleneck': {
-        const p = (layer.params as () => {
-          inputDim: number; numConcepts: number; numClasses: number; bottleneck: 'probability' | 'logit';
-          interventionLogits?: Array<[number, number]>; conceptKernel: Float32Array; conceptBias: Float32Array; headKernel: Float32Array; headBias: Float32Array;
-        })();
-        const { i, inInfo } = io();
-        const k = p.numConcepts;
-        const z = newOut(`${name}/z`, [k]);
-        b.push(lowerDense({ name: `${name}_concepts`, inputs: [i], outputs: [z], in: inInfo, out: b.info(z), kernel: p.conceptKernel, bias: p.conceptBias, activation: 'linear' }) as unknown as Int8Node);
-        const zInfo = b.info(z);
-        const [conceptsName, logitsName] = [node.outputs[1]!, node.outputs[0]!];
-        const zi = b.add(`${name}/z_intervened`, [k], zInfo);
-        const low = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[0]) : new Array<number>(k).fill(-6);
-        const high = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[1]) : new Array<number>(k).fill(6);
-        b.push(lowerConceptIntervene({ name: `${name}_intervene`, inputs: [z], outputs: [zi], in: zInfo, out: b.info(zi), lowLogits: low, highLogits: high }) as unknown as Int8Node);
-        const concepts = newOut(conceptsName, [k]);
-        b.push(lowerLut({ name: `${name}_sigmoid`, inputs: [zi], outputs: [concepts], in: b.info(zi), out: b.info(concepts), fn: sigmoid, fnName: 'sigmoid' }) as unknown as Int8Node);
-        const headIn = p.bottleneck === 'logit' ? zi : concepts;
-        const logits = newOut(logitsName, [p.numClasses]);
-        b.push(lowerDense({ name: `${name}_head`, inputs: [headIn], outputs: [logits], in: b.info(headIn), out: b.info(logits), kernel: p.headKernel, bias: p.headBias, activation: 'linear' }) as unknown as Int8Node);
-        break;
-      }
-      case 'Dropout':
-      case 'SpatialDropout1D':
-      case 'SpatialDropout2D':
-      case 'GaussianNoise':
-      case 'GaussianDropout':
-      case 'AlphaDropout': {
-        b.alias(outName, io().i); // identity at inference
-        break;
-      }
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D': {
-        const cfg = layer.getConfig() as { dataFormat?: string; keepDims?: boolean };
-        if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
-        const { i, inInfo } = io();
-        const [H, W, C] = inInfo.shape as [number, number, number];
-        // one average (max) over the whole map, output grid = the input's, then [1, 1, C] -> [C]
-        const pooled = b.add(`${outName}/pooled`, [1, 1, C], inInfo);
-        const lowerPool = cls === 'GlobalMaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
-        b.push(lowerPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), poolSize: [H, W], strides: [H, W], padding: 'valid' }) as unknown as Int8Node);
-        const o = newOut(outName, outShape, inInfo);
-        b.push(lowerReshape({ name, inputs: [pooled], outputs: [o], in: b.info(pooled), out: b.info(o) }) as unknown as Int8Node);
-        break;
-      }
-      default:
-        throw unsupported(name, cls);
-    }
+    const ctx: LoweringContext = { layer, node, graph, name, cls, inName, outName, outShape, b, io, newOut, early, only, skip, thresholdOf };
+    const lowering = loweringOf(cls);
+    if (!lowering) throw unsupported(name, cls);
+    lowering.lower(ctx);
   }
 
   const outputRoles = roles(model, options);
@@ -741,3 +561,420 @@ export function quantizeInput(graph: Int8Graph, values: ArrayLike<number>): Int8
   }
   return out;
 }
+
+// ---------------------------------------------------------------- the built-in lowerings (the same API a user has)
+
+/** A Softmax layer, or Activation('softmax'): the int8 softmax over the last axis. */
+function lowerSoftmaxLayer({ layer, node, name, outName, outShape, b, io, newOut }: LoweringContext): void {
+  const cfgAxis = (layer.getConfig() as { axis?: number | number[] }).axis;
+  const axis = Array.isArray(cfgAxis) && cfgAxis.length === 1 ? cfgAxis[0] : cfgAxis;
+  const last = node.inputShapes[0]!.length - 1; // batch axis included, as tfjs counts
+  if (axis !== undefined && axis !== -1 && axis !== last) {
+    throw new ConfigError({ layer: name }, 'axis', `-1 or ${last} (softmax over the last axis)`, cfgAxis);
+  }
+  const { i, inInfo } = io();
+  const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
+  b.push(lowerSoftmax({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
+}
+
+registerLowering({
+  classes: ['Conv2D', 'Conv1D', 'DepthwiseConv2D', 'Dense'],
+  check(layer) {
+    const cls = className(layer);
+    if (cls === 'Dense' && activationName(layer) === 'softmax') return;
+    if (cls !== 'Conv1D' && tableActivation(layer)) return;
+    fusedActivation(layer);
+  },
+  calibrate({ layer, x, observe }) {
+    if (className(layer) === 'Dense' && activationName(layer) === 'softmax') {
+      // the int8 graph keeps the logits before the softmax: their range, not the probabilities'
+      const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+      const units = (layer.getConfig() as { units: number }).units;
+      observe(`${layer.name}/logits`, denseFloat(x.dataSync() as Float32Array, kernel.length / units, kernel, bias ?? new Float32Array(units)));
+    } else if (className(layer) !== 'Conv1D' && tableActivation(layer)) {
+      const y = preActivation(layer, x);
+      observe(`${layer.name}/preact`, y.dataSync() as Float32Array);
+      y.dispose();
+    }
+  },
+  lower(ctx) {
+    const { layer, node, graph, b, name, cls, outName, outShape, newOut, io, only, skip } = ctx;
+    if (cls === 'Dense' && inputIsDelta(node, graph)) {
+      return; // lowered with its Delta layer (below)
+    }
+    if (cls === 'Dense' && activationName(layer) === 'softmax') {
+      // logits (linear dense into the calibrated pre-softmax range) -> the int8 softmax
+      const [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+      const { i, inInfo } = io();
+      if (inInfo.shape.length !== 1) throw new ConfigError({ layer: name }, 'input', "a flat [C] input for a Dense with softmax (put a Flatten before it, or the softmax in a separate layer)", `shape [${inInfo.shape.join(', ')}]`);
+      const logits = b.add(`${name}/logits`, outShape, b.params(`${name}/logits`, name));
+      b.push(lowerDense({ name, inputs: [i], outputs: [logits], in: inInfo, out: b.info(logits), kernel, ...(bias ? { bias } : {}), activation: 'linear' }) as unknown as Int8Node);
+      const o = newOut(outName, outShape, SOFTMAX_OUTPUT);
+      b.push(lowerSoftmax({ name: `${name}_softmax`, inputs: [logits], outputs: [o], in: b.info(logits), out: b.info(o) }) as unknown as Int8Node);
+      return;
+    }
+    let [kernel, bias] = weights(layer) as [Float32Array, Float32Array | undefined];
+    let finalOut = outName;
+    const next = only(outName);
+    // BN folds into the kernel only when nothing sits between them: with a fused activation
+    // the model computes BN(act(conv)), and folding would give act(BN(conv)) (a wrong model
+    // that every bit-exact check passes); then BN is lowered on its own, as a per-channel affine
+    const bn = next && className(next.layer) === 'BatchNormalization' && activationName(layer) === 'linear' ? next : null;
+    if (bn) {
+      ({ kernel, bias } = foldBatchNorm(bn.layer, kernel, bias, cls));
+      finalOut = bn.outputs[0]!;
+      skip.add(bn.layer);
+    }
+    // a ReLU / ReLU6 layer right after (the conv or its folded BN) becomes the kernel's clamp:
+    // the output grid then covers [0, max] exactly instead of a table reading a wider grid
+    const table = cls === 'Conv1D' ? null : tableActivation(layer);
+    let activation = table ? 'linear' : fusedActivation(layer);
+    const act = activation === 'linear' && !table ? only(finalOut) : null;
+    const actKind = act ? fusableRelu(act.layer) : null;
+    if (act && actKind) {
+      activation = actKind;
+      finalOut = act.outputs[0]!;
+      skip.add(act.layer);
+    }
+    const { i, inInfo } = io();
+    const finalShape = featureShape(bn && finalOut !== outName ? bn.outputShapes[0]! : node.outputShapes[0]!);
+    const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid' | 'causal'; dilationRate?: number | number[]; depthMultiplier?: number };
+    const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
+    if (cls === 'Conv1D' || (cls === 'Dense' && inInfo.shape.length === 2)) {
+      // a sequence [L, C] (Conv1D, or a Dense on a rank-3 input): the same bytes as a [1, L, C]
+      // map, so a conv2d with a [1, k] kernel between two free reshapes
+      const one = (v: number | number[] | undefined) => (Array.isArray(v) ? v[0]! : v ?? 1);
+      if (cls === 'Conv1D' && one(cfg.dilationRate) !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
+      if (cfg.padding === 'causal') throw new ConfigError({ layer: name }, 'padding', "'same' or 'valid' (causal padding is not lowered yet)", cfg.padding);
+      const in2 = b.add(`${name}/in2d`, [1, ...inInfo.shape], inInfo);
+      b.push(lowerReshape({ name: `${name}_to2d`, inputs: [i], outputs: [in2], in: inInfo, out: b.info(in2) }) as unknown as Int8Node);
+      const o2 = b.add(`${name}/out2d`, [1, ...finalShape], b.params(finalOut, name));
+      const k = cls === 'Dense' ? 1 : one(cfg.kernelSize);
+      const st = cls === 'Dense' ? 1 : one(cfg.strides);
+      b.push(lowerConv2d({ name, inputs: [in2], outputs: [o2], in: b.info(in2), out: b.info(o2), kernel, ...(bias ? { bias } : {}), activation, kernelSize: [1, k], strides: [1, st], padding: cls === 'Dense' ? 'valid' : (cfg.padding ?? 'valid') as 'same' | 'valid' }) as unknown as Int8Node);
+      const o1 = newOut(finalOut, finalShape, b.info(o2));
+      b.push(lowerReshape({ name: `${name}_to1d`, inputs: [o2], outputs: [o1], in: b.info(o2), out: b.info(o1) }) as unknown as Int8Node);
+      return;
+    }
+    if (table && inInfo.shape.length === 2) throw new ConfigError({ layer: name }, 'activation', 'a clamp (linear, relu, relu6) for a Dense on a sequence', activationName(layer));
+    // with a table activation the kernel writes the calibrated pre-activation; the table follows
+    const o = table ? b.add(`${name}/preact`, finalShape, b.params(`${name}/preact`, name)) : newOut(finalOut, finalShape);
+    const base = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, ...(bias ? { bias } : {}), activation };
+    if (cls !== 'Dense') {
+      const dil = pair(cfg.dilationRate, 1);
+      if (dil[0] !== 1 || dil[1] !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
+      const conv = { ...base, kernelSize: pair(cfg.kernelSize, 1), strides: pair(cfg.strides, 1), padding: (cfg.padding ?? 'valid') as 'same' | 'valid' };
+      b.push((cls === 'Conv2D' ? lowerConv2d(conv) : lowerDepthwiseConv2d(conv)) as unknown as Int8Node);
+    } else {
+      b.push(lowerDense(base) as unknown as Int8Node);
+    }
+    if (table) {
+      const y = newOut(finalOut, finalShape);
+      b.push(lowerLut({ name: `${name}_${activationName(layer)}`, inputs: [o], outputs: [y], in: b.info(o), out: b.info(y), fn: table, fnName: activationName(layer) }) as unknown as Int8Node);
+    }
+  },
+});
+
+registerLowering({
+  classes: ['SeparableConv2D'],
+  check: (layer) => void fusedActivation(layer),
+  calibrate({ layer, x, observe }) {
+    // the depthwise half's output is an int8 tensor too: observe it
+    const cfg = layer.getConfig() as { strides?: number | number[]; padding?: 'same' | 'valid' };
+    const [dk] = layer.getWeights();
+    const st = Array.isArray(cfg.strides) ? (cfg.strides as [number, number]) : ([cfg.strides ?? 1, cfg.strides ?? 1] as [number, number]);
+    const y = tf.tidy(() => tf.depthwiseConv2d(x as tf.Tensor4D, dk as tf.Tensor4D, st, cfg.padding ?? 'valid'));
+    observe(`${layer.name}/depthwise`, y.dataSync() as Float32Array);
+    y.dispose();
+  },
+  lower(ctx) {
+    const { layer, b, name, outName, outShape, newOut, io } = ctx;
+    // depthwise (linear, no bias) into its own calibrated tensor, then a 1x1 conv with the bias and activation
+    const [dk, pk, bias] = weights(layer) as [Float32Array, Float32Array, Float32Array | undefined];
+    const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid'; dilationRate?: number | number[]; depthMultiplier?: number };
+    const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
+    const dil = pair(cfg.dilationRate, 1);
+    if (dil[0] !== 1 || dil[1] !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
+    if ((cfg.depthMultiplier ?? 1) !== 1) throw new ConfigError({ layer: name }, 'depthMultiplier', '1 (int8 depthwise supports depth multiplier 1 only)', cfg.depthMultiplier);
+    const { i, inInfo } = io();
+    const midShape = [outShape[0]!, outShape[1]!, inInfo.shape[2]!];
+    const mid = b.add(`${name}/depthwise`, midShape, b.params(`${name}/depthwise`, name));
+    b.push(lowerDepthwiseConv2d({ name: `${name}_depthwise`, inputs: [i], outputs: [mid], in: inInfo, out: b.info(mid), kernel: dk, activation: 'linear', kernelSize: pair(cfg.kernelSize, 1), strides: pair(cfg.strides, 1), padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
+    const o = newOut(outName, outShape);
+    b.push(lowerConv2d({ name, inputs: [mid], outputs: [o], in: b.info(mid), out: b.info(o), kernel: pk, ...(bias ? { bias } : {}), activation: fusedActivation(layer), kernelSize: [1, 1], strides: [1, 1], padding: 'valid' }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['Delta'],
+  lower(ctx) {
+    const { layer, b, name, outName, newOut, io, only, skip } = ctx;
+    const next = only(outName);
+    if (!next || className(next.layer) !== 'Dense') {
+      throw new ConfigError({ layer: name }, 'next layer', 'a Dense layer reading only this Delta layer (int8 runs them as one delta_dense op)', next ? className(next.layer) : 'several or none');
+    }
+    const dense = next.layer;
+    const [kernel, bias] = weights(dense) as [Float32Array, Float32Array | undefined];
+    if (fusedActivation(dense) !== 'linear') throw new ConfigError({ layer: dense.name }, 'activation', "'linear' after a Delta layer", activationName(dense));
+    const { i, inInfo } = io();
+    const o = newOut(next.outputs[0]!, featureShape(next.outputShapes[0]!));
+    const thresholds = (layer.params as () => number[])();
+    const relu = Boolean((layer as unknown as { relu: boolean }).relu);
+    b.push(lowerDeltaDense({ name: `${name}_${dense.name}`, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), thresholds, relu, kernel, ...(bias ? { bias } : {}) }) as unknown as Int8Node);
+    skip.add(dense);
+  },
+});
+
+registerLowering({
+  classes: ['BatchNormalization'],
+  lower(ctx) {
+    const { layer, graph, b, name, inName, outName, outShape, newOut, io } = ctx;
+    // not foldable (after an activation, an add, a pool...): y = g_c x + b_c per channel, a 1x1 depthwise conv
+    const { i, inInfo } = io();
+    if (inInfo.shape.length !== 3) {
+      throw new ConfigError({ layer: name }, 'input', 'a [H, W, C] feature map, or the output of a Conv2D, DepthwiseConv2D or Dense layer with a linear activation read only by this layer (folded)', `shape [${inInfo.shape.join(', ')}] from ${className(graph.nodes.find((n) => n.outputs.includes(inName))?.layer ?? layer)}`, "give the layer before it activation: 'linear' and put the activation after the BatchNormalization");
+    }
+    const c = inInfo.shape[2]!;
+    const { kernel, bias } = foldBatchNorm(layer, new Float32Array(c).fill(1), undefined, 'DepthwiseConv2D');
+    const o = newOut(outName, outShape);
+    b.push(lowerDepthwiseConv2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), kernel, bias, activation: 'linear', kernelSize: [1, 1], strides: [1, 1], padding: 'valid' }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['AveragePooling2D', 'MaxPooling2D'],
+  lower(ctx) {
+    const { layer, b, name, cls, outName, outShape, newOut, io } = ctx;
+    const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
+    const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
+    const st = cfg.strides ?? pool;
+    const strides: [number, number] = Array.isArray(st) ? [st[0]!, st[1]!] : [st, st];
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape, inInfo);
+    const lowerPool = cls === 'MaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
+    b.push(lowerPool({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), poolSize: pool, strides, padding: cfg.padding ?? 'valid' }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['Flatten', 'Reshape'],
+  lower(ctx) {
+    const { b, name, outName, outShape, newOut, io } = ctx;
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape, inInfo);
+    b.push(lowerReshape({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o) }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['Add'],
+  calibrate({ layer, node, x, values, observe }) {
+    // an N-input Add runs as a chain of two-input adds: observe the partial sums
+    let acc = x;
+    for (let k = 1; k < node.inputs.length - 1; k++) {
+      const next = tf.add(acc, values.get(node.inputs[k]!)!);
+      if (acc !== x) acc.dispose();
+      acc = next;
+      observe(`${layer.name}/sum${k}`, acc.dataSync() as Float32Array);
+    }
+    if (acc !== x) acc.dispose();
+  },
+  lower(ctx) {
+    const { node, b, name, outName, outShape, newOut } = ctx;
+    // N inputs: a chain of two-input adds through the calibrated partial sums
+    const ids = node.inputs.map((n) => b.id(n, name));
+    let acc = ids[0]!;
+    for (let k = 1; k < ids.length; k++) {
+      const last = k === ids.length - 1;
+      const o = last ? newOut(outName, outShape) : b.add(`${name}/sum${k}`, outShape, b.params(`${name}/sum${k}`, name));
+      b.push(lowerAdd({ name: last ? name : `${name}_sum${k}`, inputs: [acc, ids[k]!], outputs: [o], in: [b.info(acc), b.info(ids[k]!)], out: b.info(o) }) as unknown as Int8Node);
+      acc = o;
+    }
+  },
+});
+
+registerLowering({
+  classes: ['Concatenate'],
+  lower(ctx) {
+    const { layer, node, b, name, outName, outShape, newOut } = ctx;
+    const axis = (layer.getConfig() as { axis?: number }).axis ?? -1;
+    const last = node.inputShapes[0]!.length - 1; // batch axis included, as tfjs counts
+    if (axis !== -1 && axis !== last) throw new ConfigError({ layer: name }, 'axis', `-1 or ${last} (concatenation on the channel axis)`, axis);
+    const ids = node.inputs.map((n) => b.id(n, name));
+    const o = newOut(outName, outShape);
+    b.push(lowerConcat({ name, inputs: ids, outputs: [o], in: ids.map((t) => b.info(t)), out: b.info(o) }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['Softmax'],
+  lower(ctx) {
+    lowerSoftmaxLayer(ctx);
+  },
+});
+
+registerLowering({
+  classes: ['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'CRReLU', 'PolyReLU'],
+  check(layer) {
+    const a = activationName(layer);
+    if (className(layer) === 'Activation' && a !== 'softmax' && !Object.hasOwn(ACTIVATIONS, a)) {
+      throw new ConfigError({ layer: layer.name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')}, softmax (a 256-entry table)`, a);
+    }
+  },
+  lower(ctx) {
+    const { layer, b, name, cls, outName, outShape, newOut, io } = ctx;
+    if (cls === 'Activation' && activationName(layer) === 'softmax') {
+      lowerSoftmaxLayer(ctx);
+      return;
+    }
+    let fn: ((x: number) => number) | undefined;
+    let fnName = cls.toLowerCase();
+    const parametric = parametricActivation(layer);
+    if (parametric) ({ fn, fnName } = parametric);
+    else if (isElementwiseLayer(layer)) fn = layer.elementwiseFn();
+    else if (cls === 'ReLU') {
+      const maxValue = (layer.getConfig() as { maxValue?: number | null }).maxValue;
+      fn = maxValue == null ? ACTIVATIONS['relu'] : (x: number) => Math.min(Math.max(x, 0), maxValue);
+      if (maxValue != null) fnName = `relu(max ${maxValue})`;
+    }
+    else {
+      fnName = activationName(layer);
+      fn = Object.hasOwn(ACTIVATIONS, fnName) ? ACTIVATIONS[fnName] : undefined;
+      if (!fn) throw new ConfigError({ layer: name }, 'activation', `one of ${Object.keys(ACTIVATIONS).join(', ')}`, fnName);
+    }
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape);
+    b.push(lowerLut({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), fn: fn!, fnName }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['EvoNormB0', 'EvoNormS0'],
+  lower(ctx) {
+    const { layer, b, name, cls, outName, outShape, newOut, io } = ctx;
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape);
+    const p = (layer.params as () => Record<string, unknown>)();
+    const args = { name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), ...p };
+    b.push((cls === 'EvoNormB0' ? lowerEvoNormB0(args as never) : lowerEvoNormS0(args as never)) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['PolyNorm'],
+  lower(ctx) {
+    const { layer, b, name, outName, outShape, newOut, io } = ctx;
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape);
+    const p = (layer.params as () => { w: number[]; b: number })();
+    const eps = (layer as unknown as { eps: number }).eps;
+    b.push(lowerPolyNorm({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), w: p.w, b: p.b, eps }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['EarlyExitHead'],
+  calibrate({ layer, x, observe }) {
+    const p = (layer.params as () => HeadParams)();
+    if (x.rank > 2) observe(`${layer.name}/pooled`, mixPoolFloat(x.dataSync() as Float32Array, x.shape, p.mix, p.grid ?? 1, p.pooling === 'concat'));
+  },
+  lower(ctx) {
+    const { layer, b, name, outName, outShape, newOut, early, io, thresholdOf } = ctx;
+    const p = (layer.params as () => HeadParams)();
+    const { i, inInfo } = io();
+    let pooled = i;
+    if (inInfo.shape.length > 1) {
+      const grid = p.grid ?? 1;
+      const concat = p.pooling === 'concat';
+      pooled = newOut(`${name}/pooled`, [grid * grid * (concat ? 2 : 1) * p.channels]);
+      early(lowerMixPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), mix: p.mix, grid, concat }) as unknown as Int8Node);
+    }
+    const logits = newOut(outName, outShape);
+    early(lowerDense({ name: `${name}_fc`, inputs: [pooled], outputs: [logits], in: b.info(pooled), out: b.info(logits), kernel: p.kernel, bias: p.bias, activation: 'linear' }) as unknown as Int8Node);
+    early(lowerExitDecision({ name: `${name}_decide`, inputs: [logits], outputs: [], in: b.info(logits), out: b.info(logits), threshold: thresholdOf(name) }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['ConceptBottleneck'],
+  calibrate({ layer, x, observe }) {
+    const p = (layer.params as () => { inputDim: number; conceptKernel: Float32Array; conceptBias: Float32Array })();
+    observe(`${layer.name}/z`, denseFloat(x.dataSync() as Float32Array, p.inputDim, p.conceptKernel, p.conceptBias));
+  },
+  lower(ctx) {
+    const { layer, node, b, name, newOut, io } = ctx;
+    const p = (layer.params as () => {
+      inputDim: number; numConcepts: number; numClasses: number; bottleneck: 'probability' | 'logit';
+      interventionLogits?: Array<[number, number]>; conceptKernel: Float32Array; conceptBias: Float32Array; headKernel: Float32Array; headBias: Float32Array;
+    })();
+    const { i, inInfo } = io();
+    const k = p.numConcepts;
+    const z = newOut(`${name}/z`, [k]);
+    b.push(lowerDense({ name: `${name}_concepts`, inputs: [i], outputs: [z], in: inInfo, out: b.info(z), kernel: p.conceptKernel, bias: p.conceptBias, activation: 'linear' }) as unknown as Int8Node);
+    const zInfo = b.info(z);
+    const [conceptsName, logitsName] = [node.outputs[1]!, node.outputs[0]!];
+    const zi = b.add(`${name}/z_intervened`, [k], zInfo);
+    const low = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[0]) : new Array<number>(k).fill(-6);
+    const high = p.bottleneck === 'logit' && p.interventionLogits ? p.interventionLogits.map((v) => v[1]) : new Array<number>(k).fill(6);
+    b.push(lowerConceptIntervene({ name: `${name}_intervene`, inputs: [z], outputs: [zi], in: zInfo, out: b.info(zi), lowLogits: low, highLogits: high }) as unknown as Int8Node);
+    const concepts = newOut(conceptsName, [k]);
+    b.push(lowerLut({ name: `${name}_sigmoid`, inputs: [zi], outputs: [concepts], in: b.info(zi), out: b.info(concepts), fn: sigmoid, fnName: 'sigmoid' }) as unknown as Int8Node);
+    const headIn = p.bottleneck === 'logit' ? zi : concepts;
+    const logits = newOut(logitsName, [p.numClasses]);
+    b.push(lowerDense({ name: `${name}_head`, inputs: [headIn], outputs: [logits], in: b.info(headIn), out: b.info(logits), kernel: p.headKernel, bias: p.headBias, activation: 'linear' }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout'],
+  lower(ctx) {
+    const { b, outName, io } = ctx;
+    b.alias(outName, io().i); // identity at inference
+  },
+});
+
+registerLowering({
+  classes: ['ZeroPadding2D'],
+  lower(ctx) {
+    const { layer, b, name, outName, outShape, newOut, io } = ctx;
+    const cfg = layer.getConfig() as { padding?: number | number[] | number[][]; dataFormat?: string };
+    if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
+    const p = cfg.padding ?? 1;
+    const pads: [number, number, number, number] = typeof p === 'number' ? [p, p, p, p]
+      : Array.isArray(p[0]) ? [(p as number[][])[0]![0]!, (p as number[][])[0]![1]!, (p as number[][])[1]![0]!, (p as number[][])[1]![1]!]
+      : [(p as number[])[0]!, (p as number[])[0]!, (p as number[])[1]!, (p as number[])[1]!];
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape, inInfo);
+    b.push(lowerPad2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), pads }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['UpSampling2D'],
+  lower(ctx) {
+    const { layer, b, name, outName, outShape, newOut, io } = ctx;
+    const cfg = layer.getConfig() as { size?: number[]; interpolation?: string; dataFormat?: string };
+    if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new ConfigError({ layer: name }, 'interpolation', "'nearest' (int8 upsampling)", cfg.interpolation);
+    if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
+    const { i, inInfo } = io();
+    const o = newOut(outName, outShape, inInfo);
+    b.push(lowerUpsample2d({ name, inputs: [i], outputs: [o], in: inInfo, out: b.info(o), size: [cfg.size?.[0] ?? 2, cfg.size?.[1] ?? 2] }) as unknown as Int8Node);
+  },
+});
+
+registerLowering({
+  classes: ['GlobalAveragePooling2D', 'GlobalMaxPooling2D'],
+  lower(ctx) {
+    const { layer, b, name, cls, outName, outShape, newOut, io } = ctx;
+    const cfg = layer.getConfig() as { dataFormat?: string; keepDims?: boolean };
+    if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw new ConfigError({ layer: name }, 'dataFormat', "'channelsLast'", cfg.dataFormat);
+    const { i, inInfo } = io();
+    const [H, W, C] = inInfo.shape as [number, number, number];
+    // one average (max) over the whole map, output grid = the input's, then [1, 1, C] -> [C]
+    const pooled = b.add(`${outName}/pooled`, [1, 1, C], inInfo);
+    const lowerPool = cls === 'GlobalMaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;
+    b.push(lowerPool({ name: `${name}_pool`, inputs: [i], outputs: [pooled], in: inInfo, out: b.info(pooled), poolSize: [H, W], strides: [H, W], padding: 'valid' }) as unknown as Int8Node);
+    const o = newOut(outName, outShape, inInfo);
+    b.push(lowerReshape({ name, inputs: [pooled], outputs: [o], in: b.info(pooled), out: b.info(o) }) as unknown as Int8Node);
+  },
+});

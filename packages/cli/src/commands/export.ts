@@ -4,7 +4,9 @@ import { readFileBounded } from '@tinyblocks/core/node';
 import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
 import { EXPORT_KIND, generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
 import { calibrationBatches, defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
-import { checkAgainstFloat, OBSERVER_METHODS } from '@tinyblocks/quantize';
+import { checkAgainstFloat, type FloatCheck, OBSERVER_METHODS, quantizeModel } from '@tinyblocks/quantize';
+import type { Int8Graph } from '@tinyblocks/int8';
+import { checkInputRange, inputBatches, loadInputs } from '../inputs.js';
 import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
 import { choiceOption, intOption, parse, thresholdsOption } from '../args.js';
 import { keptLine, loadUserModel, outFolder, print, warn, type Io } from '../io.js';
@@ -21,8 +23,10 @@ export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <n
                     are kept; files of the export you changed make it stop, unless --force)
   --force           overwrite files of a previous export that you changed
   --name            C name prefix (default: the model's name)
-  --calib           calibration images: subset (default, the Fashion-MNIST subset shipped in
-                    @tinyblocks/datasets), train (the full training set), or an IDX images file
+  --calib           calibration data, shaped like the model input: subset (default, the
+                    Fashion-MNIST subset shipped in @tinyblocks/datasets), train (the full
+                    training set), an IDX images file, a .npy file (float32 as is, uint8 / 255;
+                    [N, ...input]), or random[:seed] (uniform [0, 1), for a model without data)
   --calib-count     calibration images to use (default 500)
   --method          percentile | minmax (default percentile: each tail clipped at 99.99%)
   --equalize        on | off: outlier-channel equalization before calibration (default on)
@@ -101,19 +105,43 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const exitHeads = info.outputRoles.filter((r) => r === 'exit').length;
   const thresholds = thresholdsOption('export', values['exit-threshold'], exitHeads);
   const exitThreshold = thresholds ?? defaultExitThreshold(info);
-  const calib = calibrationSet(values.calib ?? 'subset');
-  if (values['calib-count'] !== undefined && calibCount > calib.count) throw new ConfigError(where, '--calib-count', `at most the ${calib.count} calibration images available`, calibCount);
+  // the model's input shape drives the data: Fashion-MNIST (and 28x28 IDX files) for a
+  // [28, 28, 1] model, otherwise random or the user's .npy / IDX file of that shape
+  const shape = model.inputs[0]!.shape.slice(1);
+  if (shape.some((d) => d == null)) throw new ConfigError(where, '<model dir>', 'a model input of fixed size (no unknown dimensions besides the batch)', `[${shape.map((d) => d ?? 'null').join(', ')}]`);
+  const spec = values.calib ?? 'subset';
+  const fashionShaped = shape.join(',') === '28,28,1';
+  const generic = !fashionShaped || /^random(:\d+)?$/.test(spec) || spec.endsWith('.npy');
   const bar = new ProgressBar(io.stderr);
-  const started = performance.now();
-  const graph = quantizeWithImages(model, calib, {
+  const options = {
     calibCount, method, exitThreshold, equalize, outputRoles: info.outputRoles,
     ...(values.name ? { name: values.name } : {}),
     meta: { model: path.basename(path.resolve(modelDir)), modelDir: path.resolve(modelDir), arch: info.arch },
-    onProgress: (done, total) => bar.update(done / total, 'calibrating', { batches: `${done}/${total}` }),
-  });
-  // bit-exact C only proves C == the TypeScript reference: compare the reference with the float model
-  const checked = Math.min(checkCount, calib.count);
-  const check = checkAgainstFloat(model, graph, calibrationBatches(calib, checked));
+    onProgress: (done: number, total: number) => bar.update(done / total, 'calibrating', { batches: `${done}/${total}` }),
+  };
+  let graph: Int8Graph;
+  let check: FloatCheck;
+  let available: number;
+  let calibSource = 'Fashion-MNIST';
+  const started = performance.now();
+  if (generic) {
+    const set = loadInputs('--calib', spec, shape as number[], calibCount);
+    available = set.count;
+    calibSource = set.source;
+    if (values['calib-count'] !== undefined && calibCount > set.count) throw new ConfigError(where, '--calib-count', `at most the ${set.count} calibration samples available`, calibCount);
+    const n = Math.min(calibCount, set.count);
+    checkInputRange('--calib', set, n);
+    graph = quantizeModel(model, () => inputBatches(set, n), { ...options, totalBatches: Math.ceil(n / 50), meta: { ...options.meta, calibration: set.source, calibrationImages: n } });
+    check = checkAgainstFloat(model, graph, inputBatches(set, Math.min(checkCount, set.count)));
+  } else {
+    const calib = calibrationSet(spec);
+    available = calib.count;
+    if (values['calib-count'] !== undefined && calibCount > calib.count) throw new ConfigError(where, '--calib-count', `at most the ${calib.count} calibration images available`, calibCount);
+    graph = quantizeWithImages(model, calib, options);
+    // bit-exact C only proves C == the TypeScript reference: compare the reference with the float model
+    check = checkAgainstFloat(model, graph, calibrationBatches(calib, Math.min(checkCount, calib.count)));
+  }
+  const checked = Math.min(checkCount, available);
   const generated = generateC(graph);
   const report = generated.report;
   generated.files['report.json'] = `${JSON.stringify({ ...JSON.parse(generated.files['report.json']!), floatCheck: { images: `calibration images 0-${checked - 1}`, ...check } }, null, 2)}\n`;
@@ -122,7 +150,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   }
   writeExport(values.out!, generated, { force: out.force });
   print(io,
-    `quantized ${info.arch} to int8 (${method} calibration on ${Math.min(calibCount, calib.count)} images) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `quantized ${info.arch} to int8 (${method} calibration on ${Math.min(calibCount, available)} ${calibSource} samples) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     '',
     exportTable(report),
     '',

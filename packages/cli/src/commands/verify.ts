@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import { ConfigError, initBackend } from '@tinyblocks/core';
 import { loadFashionMnist } from '@tinyblocks/datasets';
 import { calibrationBatches, imageCodes } from '@tinyblocks/models';
-import { checkAgainstFloat, type FloatCheck } from '@tinyblocks/quantize';
+import * as tf from '@tensorflow/tfjs-core';
+import { checkAgainstFloat, type FloatCheck, quantizeInput } from '@tinyblocks/quantize';
+import { inputBatches, loadInputs } from '../inputs.js';
 import { boardPreset, checkBudget, planArena } from '@tinyblocks/plan';
 import { generateC } from '@tinyblocks/export-c';
 import { CORTEX_M_TARGET_INFO, CORTEX_M_TARGETS, type CortexMTarget, readModelDir, verifyCortexM, verifyHost } from '@tinyblocks/verify';
@@ -27,7 +29,9 @@ export const VERIFY_HELP = `tinyblocks verify <out dir> [--target host|cortex-m0
   --board     stm32f746 | stm32f412 | nrf52840 | tiny64k: its core (when --target is not given)
               and its SRAM/flash budget, checked before building; or --sram/--flash directly
   --count     test images (default 100)
-  --data      test | subset (default: the full test set when installed, else the shipped subset)
+  --data      test | subset (default: the full test set when installed, else the shipped
+              subset) for a [28, 28, 1] model; otherwise random[:seed], a .npy or an IDX file
+              shaped like the model input
   --model     the float model the export came from (default: the folder export recorded), to
               compare the int8 graph with on the same images: top-1 agreement and per-layer SQNR
   --min-agreement  exit 1 when int8 agrees with float on fewer top-1 answers (default 0.97)`;
@@ -41,7 +45,6 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const board = values.board === undefined ? undefined : boardPreset(values.board);
   const target = choiceOption('verify', 'target', values.target, TARGETS, board ? board.core : 'host');
   const count = intOption('verify', 'count', values.count, 100, 1, 100_000);
-  const data = choiceOption('verify', 'data', values.data, ['test', 'subset'] as const, 'test');
   const outDir = positionals[0]!;
   const budget = budgetOption(values);
   const minAgreement = numberOption('verify', 'min-agreement', values['min-agreement'], 0.97, { min: 0, max: 1 });
@@ -53,10 +56,28 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     const totals = generateC(graph).report.totals;
     checkBudget({ name: graph.name, ...totals, perNode: planArena(graph).perNode, ops: graph.nodes.map((n) => n.op) }, budget);
   }
-  const all = loadFashionMnist({ split: 'test', source: values.data === undefined ? 'auto' : data === 'test' ? 'full' : 'subset' });
-  if (count > all.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${all.count} ${all.source} test images available`, count);
-  const set = count === all.count ? all : loadFashionMnist({ split: 'test', source: all.source, limit: count });
-  const inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
+  // inputs shaped by the graph's input: Fashion-MNIST test images for a [28, 28, 1] model, else
+  // random or the user's .npy / IDX file (see inputs.ts)
+  const spec = values.data ?? 'test';
+  const inShape = graph.tensors[graph.input]!.shape;
+  let inputs: Int8Array[];
+  let floatBatches: () => Iterable<tf.Tensor>;
+  let described: string;
+  if ((spec === 'test' || spec === 'subset') && inShape.join(',') === '28,28,1') {
+    const all = loadFashionMnist({ split: 'test', source: values.data === undefined ? 'auto' : spec === 'test' ? 'full' : 'subset' });
+    if (count > all.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${all.count} ${all.source} test images available`, count);
+    const set = count === all.count ? all : loadFashionMnist({ split: 'test', source: all.source, limit: count });
+    inputs = Array.from({ length: set.count }, (_, i) => imageCodes(graph, set, i));
+    floatBatches = () => calibrationBatches(set, set.count);
+    described = `${set.count} ${set.source} test images`;
+  } else {
+    const set = loadInputs('--data', spec, inShape, count);
+    if (count > set.count) throw new ConfigError({ op: 'tinyblocks verify' }, '--count', `at most the ${set.count} samples of ${set.source}`, count);
+    const size = inShape.reduce((a, b) => a * b, 1);
+    inputs = Array.from({ length: count }, (_, i) => quantizeInput(graph, set.values.subarray(i * size, (i + 1) * size)));
+    floatBatches = () => inputBatches(set, count);
+    described = `${count} samples of ${set.source}`;
+  }
   const has = { exits: graph.nodes.some((n) => n.op === 'exit_decision'), stream: graph.nodes.some((n) => n.op === 'delta_dense') };
   // int8 vs the float model on the same images (bit-exact proves C == TS, not TS == the model)
   const recorded = typeof graph.meta['modelDir'] === 'string' ? graph.meta['modelDir'] : undefined;
@@ -65,13 +86,13 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     if (!modelDir) return { ok: true, lines: ['float agreement: not checked (no float model: pass --model <dir>)'] };
     await initBackend('cpu');
     const model = await loadUserModel(modelDir, io);
-    const check: FloatCheck = checkAgainstFloat(model, graph, calibrationBatches(set, set.count));
+    const check: FloatCheck = checkAgainstFloat(model, graph, floatBatches());
     model.dispose();
     const ok = check.agreement >= minAgreement;
-    print(io, '', ...floatCheckReport(check, `the same ${check.count} test images (float model ${path.resolve(modelDir)})`).slice(0, -1));
+    print(io, '', ...floatCheckReport(check, `the same ${check.count} inputs (float model ${path.resolve(modelDir)})`).slice(0, -1));
     return { ok, lines: [`${floatAgreementLine(check)}${ok ? '' : ` (below --min-agreement ${minAgreement})`}`] };
   };
-  const what = `${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${set.count} ${set.source} test images`;
+  const what = `${path.resolve(outDir)} (${graph.name}, ${graph.nodes.length} nodes) on ${described}`;
   if (target === 'host') {
     const result = await verifyHost(outDir, inputs);
     print(io, `verified ${what}`);
