@@ -151,6 +151,23 @@ describe('loadModel on hostile folders', () => {
   });
 });
 
+describe('loadModel runs the model once', () => {
+  beforeAll(() => initBackend('cpu'));
+
+  it('a model that answers NaN on a zero input (a negative BatchNorm variance) is refused, naming the output', async () => {
+    const dir = tmp(); dirs.push(dir);
+    const input = tfl.input({ shape: [4] });
+    const bn = tfl.layers.batchNormalization({ name: 'bn' });
+    const m = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2, name: 'out' }).apply(bn.apply(input)) as tfl.SymbolicTensor });
+    const [gamma, beta, mean] = bn.getWeights();
+    bn.setWeights([gamma!, beta!, mean!, tf.tensor([-1, 1, 1, 1])]); // finite, plausible-sized, but sqrt(-1 + eps)
+    await saveModel(m, path.join(dir, 'm'));
+    await expect(loadModel(path.join(dir, 'm'))).rejects.toThrow(/model\.json: output 0 \(out\): expected finite numbers for a zero input, got "NaN"/);
+    // the check can be turned off (a caller that runs the model itself)
+    await expect(loadModel(path.join(dir, 'm'), { checkRuns: false })).resolves.toBeDefined();
+  });
+});
+
 describe('writeOutDir', () => {
   it('updates its own output in place, keeps what the user added, and leaves nothing staged', () => {
     const dir = tmp(); dirs.push(dir);
