@@ -153,12 +153,12 @@ const CASES: Case[] = [
   { name: 'verify --count 1e12', code: 2, message: /--count: expected an integer from 1 to 100,000/, seconds: 5, setup: () => ({ argv: ['verify', exportDir, '--count', '1e12'] }) },
   { name: 'verify --count beyond the data', code: 2, message: /--count: expected at most the 2000 subset test images available/, seconds: 5, setup: () => ({ argv: ['verify', exportDir, '--count', '5000', '--data', 'subset'] }) },
   // ---- calibration data
-  { name: 'all-black calibration images', code: 2, message: /calibration data: pixel range: expected images with contrast/, setup: () => {
+  { name: 'all-black calibration images', code: 2, message: /calibration data \(black-idx3-ubyte \(\/255\)\): value range: expected samples that vary, got "all 100 samples within \[0, 0\]"/, setup: () => {
     const d = fresh('black');
     writeIdxImages(path.join(d, 'black-idx3-ubyte'), 100, () => 0);
     return { argv: ['export', sh(), '--out', path.join(d, 'x'), '--calib', path.join(d, 'black-idx3-ubyte')], keep: [d] };
   } },
-  { name: 'mostly blank calibration images', code: 2, message: /blank images: expected at most half/, setup: () => {
+  { name: 'mostly blank calibration images', code: 2, message: /blank samples: expected at most half of the 100 calibration samples blank .*got "90 blank"/, setup: () => {
     const d = fresh('mostly');
     writeIdxImages(path.join(d, 'm-idx3-ubyte'), 100, (i, k) => (i < 10 ? (k * 7) % 256 : 3));
     return { argv: ['export', sh(), '--out', path.join(d, 'x'), '--calib', path.join(d, 'm-idx3-ubyte')], keep: [d] };

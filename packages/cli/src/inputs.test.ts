@@ -49,7 +49,7 @@ describe('a 32x32x3 model: the input shape drives the data', () => {
     for (const [calib, message] of [
       [undefined, /--calib: expected data shaped like the model input \[N, 32, 32, 3\], got "Fashion-MNIST images \[N, 28, 28, 1\]" \(pass --calib random/],
       [path.join(tmp, 'wrong.npy'), /wrong\.npy: --calib: expected samples shaped like the model input \[N, 32, 32, 3\], got "\[4, 28, 28, 3\]"/],
-      [path.join(tmp, 'flat.npy'), /value range: expected samples with some range/],
+      [path.join(tmp, 'flat.npy'), /calibration data \(flat\.npy\): value range: expected samples that vary/],
     ] as const) {
       const out = path.join(tmp, `refused-${path.basename(calib ?? 'none')}`);
       const t0 = performance.now();

@@ -132,6 +132,9 @@ export function int8DeltaStreamReport(graph: Int8Graph, set: ImageSet, index: nu
   return `int8 delta layer (${node.name}) on the same ${frames}-frame stream: ${pct(share)} of its MACs executed, ${pct(1 - share)} skipped; every frame's logits equal a fresh run: ${equal}/${frames}`;
 }
 
+/** Top-1 agreement of int8 with float below which verify fails (and export warns), unless --min-agreement. */
+export const MIN_AGREEMENT = 0.97;
+
 /** The int8-vs-float table and its summary line (`float agreement: N/M top-1, worst layer <name> <dB>`). */
 export function floatCheckReport(check: FloatCheck, what: string): string[] {
   const rows = check.layers.map((l) => [l.node, l.op, db(l.sqnrDb), l.meanStepError.toFixed(2), l.maxStepError.toFixed(1), l === check.firstJump ? '<- error jumps here' : '']);

@@ -232,9 +232,3 @@ export function writeOutDir(outDir: string, files: Record<string, string | Uint8
   for (const e of fs.readdirSync(dir)) if (e.startsWith(STAGING_PREFIX)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
   return { dir, written: names, kept: [...state.userFiles, ...state.changed.filter((n) => !(n in files))], removed };
 }
-
-/** The files a previous output lists (for readers such as verify: compile only what export wrote). */
-export function outputFiles(dir: string): string[] | undefined {
-  const m = readOutputManifest(dir);
-  return m ? Object.keys(m.files) : undefined;
-}

@@ -3,10 +3,11 @@
  * into place (a failure leaves the previous export whole), listed with their SHA-256 in
  * tinyblocks-manifest.json. An existing folder is written into only when it is empty or holds a
  * previous C export (its manifest says so, not a report.json anyone can fake); files the user
- * added to it are kept, files of ours the user changed make it refuse (unless `force`).
+ * added to it are kept, files of ours the user changed make it refuse (unless `force`). The
+ * cheap check before any work is core's checkOutDir with `kind: EXPORT_KIND`.
  */
 import { ConfigError } from '@tinyblocks/core/base';
-import { checkOutDir, type OutDirState, writeOutDir } from '@tinyblocks/core/node';
+import { writeOutDir } from '@tinyblocks/core/node';
 
 export const EXPORT_KIND = 'c-export';
 const FILE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
@@ -14,11 +15,6 @@ const FILE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
 export interface WriteExportOptions {
   /** Overwrite files of a previous export that the user changed (files the user added are always kept). */
   force?: boolean;
-}
-
-/** The cheap check before any work: can `outDir` take an export without losing anything? */
-export function checkExportDir(outDir: string, options: WriteExportOptions = {}, names?: readonly string[]): OutDirState {
-  return checkOutDir(outDir, { kind: EXPORT_KIND, ...(options.force ? { force: true } : {}) }, names);
 }
 
 /** Writes `generated.files` into `outDir` (see above); returns the absolute folder path. */

@@ -16,8 +16,7 @@ export {
   type QuantizeImagesOptions,
   type Int8EvalResult,
   type Int8HeadAccuracy,
-  BLANK_IMAGE_RANGE,
-  checkCalibrationImages,
+  checkCalibrationValues,
 } from './int8.js';
 export {
   fineTuneQat,

@@ -28,37 +28,32 @@ export function* calibrationBatches(set: ImageSet, count: number, batchSize = 50
   }
 }
 
-/** Pixel range (max - min, of 255) below which an image counts as blank for calibration. */
-export const BLANK_IMAGE_RANGE = 16;
-
 /**
- * Refuses calibration data that cannot calibrate anything: every image (or most of them) blank or
- * constant. Such a set "succeeds" and yields an int8 model that answers one class (all-black
- * images: int8 accuracy 0.34 against 0.92 float).
+ * Refuses calibration data that cannot calibrate anything: every sample constant, or most of them
+ * blank (a range below 1/16 of the whole set's). Such a set "succeeds" and yields an int8 model
+ * that answers one class (all-black images: int8 accuracy 0.34 against 0.92 float). Any data:
+ * uint8 pixels, floats, `count` samples of `size` values each.
  */
-export function checkCalibrationImages(set: ImageSet, count: number): void {
-  let blank = 0;
-  let lo = 255;
-  let hi = 0;
+export function checkCalibrationValues(values: ArrayLike<number>, count: number, size: number, source: string): void {
+  const lo = new Float64Array(count).fill(Infinity);
+  const hi = new Float64Array(count).fill(-Infinity);
   for (let i = 0; i < count; i++) {
-    const px = set.images.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE);
-    let a = 255;
-    let b = 0;
-    for (let k = 0; k < px.length; k++) {
-      const v = px[k]!;
-      if (v < a) a = v;
-      if (v > b) b = v;
+    for (let k = i * size; k < (i + 1) * size; k++) {
+      const v = values[k]!;
+      if (v < lo[i]!) lo[i] = v;
+      if (v > hi[i]!) hi[i] = v;
     }
-    if (b - a < BLANK_IMAGE_RANGE) blank++;
-    lo = Math.min(lo, a);
-    hi = Math.max(hi, b);
   }
-  const where = { op: 'calibration data' };
-  if (hi - lo < BLANK_IMAGE_RANGE) {
-    throw new DataError(where, 'pixel range', `images with contrast (a range of at least ${BLANK_IMAGE_RANGE} of 255)`, `all ${count} images within [${lo}, ${hi}]`, 'blank or constant calibration images make an int8 model that answers one class');
+  const min = Math.min(...lo);
+  const max = Math.max(...hi);
+  const where = { op: `calibration data (${source})` };
+  if (!(max - min > 1e-6 * Math.max(1, Math.abs(min), Math.abs(max)))) {
+    throw new DataError(where, 'value range', 'samples that vary', `all ${count} samples within [${min}, ${max}]`, 'blank or constant calibration data make an int8 model that answers one class');
   }
+  let blank = 0;
+  for (let i = 0; i < count; i++) if (hi[i]! - lo[i]! < (max - min) / 16) blank++;
   if (blank * 2 > count) {
-    throw new DataError(where, 'blank images', `at most half of the ${count} calibration images blank (pixel range < ${BLANK_IMAGE_RANGE} of 255)`, `${blank} blank`, 'calibrate on images like the ones the model will see');
+    throw new DataError(where, 'blank samples', `at most half of the ${count} calibration samples blank (a range below 1/16 of the data's)`, `${blank} blank`, 'calibrate on data like the data the model will see');
   }
 }
 
@@ -66,7 +61,7 @@ export function checkCalibrationImages(set: ImageSet, count: number): void {
 export function quantizeWithImages(model: tfl.LayersModel, calib: ImageSet, options: QuantizeImagesOptions = {}): Int8Graph {
   const count = Math.min(options.calibCount ?? 500, calib.count);
   if (count < 1) throw new DataError({ op: 'quantizeWithImages' }, 'calibration images', 'at least 1', count);
-  checkCalibrationImages(calib, count);
+  checkCalibrationValues(calib.images, count, IMAGE_SIZE, 'images');
   const batchSize = options.batchSize ?? 50;
   return quantizeModel(model, () => calibrationBatches(calib, count, batchSize), {
     ...options,

@@ -167,13 +167,12 @@ function tableActivation(layer: Layer): ((x: number) => number) | null {
 function preActivation(layer: Layer, x: tf.Tensor): tf.Tensor {
   const cfg = layer.getConfig() as { strides?: number | number[]; padding?: 'same' | 'valid' };
   const [kernel, bias] = layer.getWeights();
-  const st = (v: number | number[] | undefined): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? 1, v ?? 1]);
   return tf.tidy(() => {
     const pad = cfg.padding ?? 'valid';
     let y: tf.Tensor;
     switch (className(layer)) {
-      case 'Conv2D': y = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, st(cfg.strides), pad); break;
-      case 'DepthwiseConv2D': y = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, st(cfg.strides), pad); break;
+      case 'Conv2D': y = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, pair(cfg.strides, 1), pad); break;
+      case 'DepthwiseConv2D': y = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, pair(cfg.strides, 1), pad); break;
       default: y = tf.reshape(tf.matMul(tf.reshape(x, [-1, kernel!.shape[0]!]), kernel as tf.Tensor2D), [...x.shape.slice(0, -1), kernel!.shape[1]!]);
     }
     return bias ? tf.add(y, bias) : y;
@@ -210,6 +209,11 @@ export function checkLowerable(model: tfl.LayersModel): void {
     if (!lowering) throw unsupported(node.layer.name, cls);
     lowering.check?.(node.layer);
   }
+}
+
+/** A tf.layers size or stride given as n or [h, w] (default `dflt`) as [h, w]. */
+function pair(v: number | number[] | null | undefined, dflt: number): [number, number] {
+  return Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt];
 }
 
 function weights(layer: Layer): Float32Array[] {
@@ -639,7 +643,6 @@ registerLowering({
     const { i, inInfo } = io();
     const finalShape = featureShape(bn && finalOut !== outName ? bn.outputShapes[0]! : node.outputShapes[0]!);
     const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid' | 'causal'; dilationRate?: number | number[]; depthMultiplier?: number };
-    const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
     if (cls === 'Conv1D' || (cls === 'Dense' && inInfo.shape.length === 2)) {
       // a sequence [L, C] (Conv1D, or a Dense on a rank-3 input): the same bytes as a [1, L, C]
       // map, so a conv2d with a [1, k] kernel between two free reshapes
@@ -682,8 +685,7 @@ registerLowering({
     // the depthwise half's output is an int8 tensor too: observe it
     const cfg = layer.getConfig() as { strides?: number | number[]; padding?: 'same' | 'valid' };
     const [dk] = layer.getWeights();
-    const st = Array.isArray(cfg.strides) ? (cfg.strides as [number, number]) : ([cfg.strides ?? 1, cfg.strides ?? 1] as [number, number]);
-    const y = tf.tidy(() => tf.depthwiseConv2d(x as tf.Tensor4D, dk as tf.Tensor4D, st, cfg.padding ?? 'valid'));
+    const y = tf.tidy(() => tf.depthwiseConv2d(x as tf.Tensor4D, dk as tf.Tensor4D, pair(cfg.strides, 1), cfg.padding ?? 'valid'));
     observe(`${layer.name}/depthwise`, y.dataSync() as Float32Array);
     y.dispose();
   },
@@ -692,7 +694,6 @@ registerLowering({
     // depthwise (linear, no bias) into its own calibrated tensor, then a 1x1 conv with the bias and activation
     const [dk, pk, bias] = weights(layer) as [Float32Array, Float32Array, Float32Array | undefined];
     const cfg = layer.getConfig() as { kernelSize?: number | number[]; strides?: number | number[]; padding?: 'same' | 'valid'; dilationRate?: number | number[]; depthMultiplier?: number };
-    const pair = (v: number | number[] | undefined, dflt: number): [number, number] => (Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v ?? dflt, v ?? dflt]);
     const dil = pair(cfg.dilationRate, 1);
     if (dil[0] !== 1 || dil[1] !== 1) throw new ConfigError({ layer: name }, 'dilationRate', '1 (dilated convolutions are not supported in int8)', cfg.dilationRate);
     if ((cfg.depthMultiplier ?? 1) !== 1) throw new ConfigError({ layer: name }, 'depthMultiplier', '1 (int8 depthwise supports depth multiplier 1 only)', cfg.depthMultiplier);
@@ -746,9 +747,8 @@ registerLowering({
   lower(ctx) {
     const { layer, b, name, cls, outName, outShape, newOut, io } = ctx;
     const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: 'same' | 'valid' };
-    const pool: [number, number] = Array.isArray(cfg.poolSize) ? [cfg.poolSize[0]!, cfg.poolSize[1]!] : [cfg.poolSize ?? 2, cfg.poolSize ?? 2];
-    const st = cfg.strides ?? pool;
-    const strides: [number, number] = Array.isArray(st) ? [st[0]!, st[1]!] : [st, st];
+    const pool = pair(cfg.poolSize, 2);
+    const strides = pair(cfg.strides ?? pool, 1);
     const { i, inInfo } = io();
     const o = newOut(outName, outShape, inInfo);
     const lowerPool = cls === 'MaxPooling2D' ? lowerMaxPool2d : lowerAvgPool2d;

@@ -1,17 +1,16 @@
 import * as path from 'node:path';
 import { ConfigError, initBackend, type BackendName } from '@tinyblocks/core';
-import { readFileBounded } from '@tinyblocks/core/node';
-import { loadFashionMnist, readIdx } from '@tinyblocks/datasets';
+import { loadFashionMnist } from '@tinyblocks/datasets';
 import { EXPORT_KIND, generateC, writeExport, type ExportReport } from '@tinyblocks/export-c';
-import { calibrationBatches, defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
+import { calibrationBatches, checkCalibrationValues, defaultExitThreshold, modelInfo, quantizeWithImages, type ImageSet } from '@tinyblocks/models';
 import { checkAgainstFloat, type FloatCheck, OBSERVER_METHODS, quantizeModel } from '@tinyblocks/quantize';
 import type { Int8Graph } from '@tinyblocks/int8';
-import { checkInputRange, inputBatches, loadInputs } from '../inputs.js';
+import { inputBatches, loadInputs } from '../inputs.js';
 import { boardPreset, type Budget, checkBudget, parseBytes, planArena } from '@tinyblocks/plan';
 import { choiceOption, intOption, parse, thresholdsOption } from '../args.js';
 import { keptLine, loadUserModel, outFolder, print, warn, type Io } from '../io.js';
 import { ProgressBar } from '../progress.js';
-import { floatCheckReport } from '../reports.js';
+import { floatCheckReport, MIN_AGREEMENT } from '../reports.js';
 import { table } from '../table.js';
 
 export const EXPORT_HELP = `tinyblocks export <model dir> --out <dir> [--name <name>] [--calib subset|train|<idx images file>]
@@ -50,13 +49,8 @@ export function budgetOption(values: { board?: string; sram?: string; flash?: st
   return { ...(sram !== undefined ? { sramBytes: sram } : {}), ...(flash !== undefined ? { flashBytes: flash } : {}), source };
 }
 
-function calibrationSet(spec: string): ImageSet {
-  if (spec === 'subset') return loadFashionMnist({ split: 'train', source: 'subset' });
-  if (spec === 'train') return loadFashionMnist({ split: 'train', source: 'full' });
-  const bytes = readFileBounded(spec, { what: "'subset', 'train' or an IDX images file (--calib)", maxBytes: 1 << 30 });
-  const idx = readIdx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), spec, { dims: [null, 28, 28] });
-  const count = idx.dims[0]!;
-  return { images: idx.data, labels: new Uint8Array(count), count };
+function calibrationSet(spec: 'subset' | 'train'): ImageSet {
+  return loadFashionMnist({ split: 'train', source: spec === 'subset' ? 'subset' : 'full' });
 }
 
 export function exportTable(report: ExportReport): string {
@@ -110,8 +104,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const shape = model.inputs[0]!.shape.slice(1);
   if (shape.some((d) => d == null)) throw new ConfigError(where, '<model dir>', 'a model input of fixed size (no unknown dimensions besides the batch)', `[${shape.map((d) => d ?? 'null').join(', ')}]`);
   const spec = values.calib ?? 'subset';
-  const fashionShaped = shape.join(',') === '28,28,1';
-  const generic = !fashionShaped || /^random(:\d+)?$/.test(spec) || spec.endsWith('.npy');
+  const generic = !((spec === 'subset' || spec === 'train') && shape.join(',') === '28,28,1');
   const bar = new ProgressBar(io.stderr);
   const options = {
     calibCount, method, exitThreshold, equalize, outputRoles: info.outputRoles,
@@ -130,11 +123,11 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     calibSource = set.source;
     if (values['calib-count'] !== undefined && calibCount > set.count) throw new ConfigError(where, '--calib-count', `at most the ${set.count} calibration samples available`, calibCount);
     const n = Math.min(calibCount, set.count);
-    checkInputRange('--calib', set, n);
+    checkCalibrationValues(set.values, n, set.values.length / set.count, set.source);
     graph = quantizeModel(model, () => inputBatches(set, n), { ...options, totalBatches: Math.ceil(n / 50), meta: { ...options.meta, calibration: set.source, calibrationImages: n } });
     check = checkAgainstFloat(model, graph, inputBatches(set, Math.min(checkCount, set.count)));
   } else {
-    const calib = calibrationSet(spec);
+    const calib = calibrationSet(spec as 'subset' | 'train');
     available = calib.count;
     if (values['calib-count'] !== undefined && calibCount > calib.count) throw new ConfigError(where, '--calib-count', `at most the ${calib.count} calibration images available`, calibCount);
     graph = quantizeWithImages(model, calib, options);
@@ -161,6 +154,6 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     `wrote ${Object.keys(generated.files).length} files to ${out.dir}`,
     ...keptLine(out),
   );
-  if (check.agreement < 0.97) warn(io, `int8 agrees with float on only ${(check.agreement * 100).toFixed(1)}% of ${check.count} images (first error jump: ${check.firstJump?.node ?? 'none'}); tinyblocks verify fails below --min-agreement 0.97`);
+  if (check.agreement < MIN_AGREEMENT) warn(io, `int8 agrees with float on only ${(check.agreement * 100).toFixed(1)}% of ${check.count} samples (first error jump: ${check.firstJump?.node ?? 'none'}); tinyblocks verify fails below --min-agreement ${MIN_AGREEMENT}`);
   return 0;
 }

@@ -11,7 +11,7 @@ import { generateC } from '@tinyblocks/export-c';
 import { CORTEX_M_TARGET_INFO, CORTEX_M_TARGETS, type CortexMTarget, readModelDir, verifyCortexM, verifyHost } from '@tinyblocks/verify';
 import { choiceOption, intOption, numberOption, parse } from '../args.js';
 import { loadUserModel, print, warn, type Io } from '../io.js';
-import { floatAgreementLine, floatCheckReport } from '../reports.js';
+import { floatAgreementLine, floatCheckReport, MIN_AGREEMENT } from '../reports.js';
 import { table } from '../table.js';
 import { budgetOption } from './export.js';
 
@@ -47,7 +47,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const count = intOption('verify', 'count', values.count, 100, 1, 100_000);
   const outDir = positionals[0]!;
   const budget = budgetOption(values);
-  const minAgreement = numberOption('verify', 'min-agreement', values['min-agreement'], 0.97, { min: 0, max: 1 });
+  const minAgreement = numberOption('verify', 'min-agreement', values['min-agreement'], MIN_AGREEMENT, { min: 0, max: 1 });
   const model = readModelDir(outDir);
   const { graph } = model;
   if (model.changed.length > 0) warn(io, `${model.dir}: changed since tinyblocks export wrote them (compiled as they are): ${model.changed.join(', ')}`);
